@@ -1,0 +1,3 @@
+from aimaas.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``aimaas`` command line."""

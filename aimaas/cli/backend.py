@@ -1,0 +1,162 @@
+"""Where CLI commands act: the local database, or a running server over HTTP.
+
+Both backends answer with the same wire schemas, so commands print the same way either way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from aimaas.config import Settings
+from aimaas.errors import AimaasError
+from aimaas.protocol.admin import KeyCreated, KeyList, KeyOut, TenantList, TenantOut
+from aimaas.protocol.openai_models import ModelCard, ModelCardList
+from aimaas.registry import repository
+from aimaas.registry.db import Database
+
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+
+class CliError(Exception):
+    """A failure to show the user as one line; the message says what to do."""
+
+
+class Backend(Protocol):
+    def create_tenant(self, name: str) -> TenantOut: ...
+    def list_tenants(self) -> TenantList: ...
+    def create_key(
+        self, tenant: str, scopes: list[str], name: str | None, expires_at: datetime | None
+    ) -> KeyCreated: ...
+    def list_keys(self) -> KeyList: ...
+    def revoke_key(self, key_id: str) -> KeyOut: ...
+    def list_models(self) -> ModelCardList: ...
+
+
+class LocalBackend:
+    """Acts on the registry in the data directory directly (no server needed)."""
+
+    def __init__(self, settings: Settings) -> None:
+        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.resolved_database_url)
+        self.db.migrate()
+
+    def create_tenant(self, name: str) -> TenantOut:
+        with self.db.session() as session:
+            return TenantOut.from_row(repository.create_tenant(session, name=name))
+
+    def list_tenants(self) -> TenantList:
+        with self.db.session() as session:
+            return TenantList(
+                data=[TenantOut.from_row(t) for t in repository.list_tenants(session)]
+            )
+
+    def create_key(
+        self, tenant: str, scopes: list[str], name: str | None, expires_at: datetime | None
+    ) -> KeyCreated:
+        with self.db.session() as session:
+            row_tenant = repository.find_tenant(session, ref=tenant)
+            row, plaintext = repository.create_key(
+                session, tenant=row_tenant, scopes=scopes, name=name, expires_at=expires_at
+            )
+            out = KeyOut.from_row(row, row_tenant.name)
+        return KeyCreated(**out.model_dump(), key=plaintext)
+
+    def list_keys(self) -> KeyList:
+        with self.db.session() as session:
+            names = {t.id: t.name for t in repository.list_tenants(session)}
+            return KeyList(
+                data=[
+                    KeyOut.from_row(r, names.get(r.tenant_id, ""))
+                    for r in repository.list_keys(session)
+                ]
+            )
+
+    def revoke_key(self, key_id: str) -> KeyOut:
+        with self.db.session() as session:
+            row = repository.revoke_key(session, key_id=key_id)
+            return KeyOut.from_row(row, repository.find_tenant(session, ref=row.tenant_id).name)
+
+    def list_models(self) -> ModelCardList:
+        with self.db.session() as session:
+            names = {t.id: t.name for t in repository.list_tenants(session)}
+            models = repository.list_all_models(session)
+            return ModelCardList(
+                data=[
+                    ModelCard(
+                        id=m.name,
+                        created=int(m.created_at.timestamp()),
+                        owned_by=names.get(m.tenant_id, "aimaas") if m.tenant_id else "aimaas",
+                    )
+                    for m in models
+                ]
+            )
+
+
+class RemoteBackend:
+    """Acts through a running server's HTTP API with a key."""
+
+    def __init__(self, url: str, api_key: str | None) -> None:
+        if not api_key:
+            raise CliError(
+                "--url needs a key: pass --api-key or set AIMAAS_API_KEY "
+                "(the first admin key is in <data dir>/admin.key)."
+            )
+        self.url = url.rstrip("/")
+        self.client = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+        )
+
+    def _call(self, method: str, path: str, schema: type[ResponseT], **kwargs: Any) -> ResponseT:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise CliError(
+                f"Cannot reach the server at {self.url} ({exc.__class__.__name__}); start it "
+                "with `aimaas serve` or fix --url."
+            ) from exc
+        if response.is_error:
+            try:
+                message = response.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = response.text[:200]
+            raise CliError(f"{response.status_code}: {message}")
+        return schema.model_validate(response.json())
+
+    def create_tenant(self, name: str) -> TenantOut:
+        return self._call("POST", "/v1/admin/tenants", TenantOut, json={"name": name})
+
+    def list_tenants(self) -> TenantList:
+        return self._call("GET", "/v1/admin/tenants", TenantList)
+
+    def create_key(
+        self, tenant: str, scopes: list[str], name: str | None, expires_at: datetime | None
+    ) -> KeyCreated:
+        body = {
+            "tenant": tenant,
+            "scopes": scopes,
+            "name": name,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        }
+        return self._call("POST", "/v1/admin/keys", KeyCreated, json=body)
+
+    def list_keys(self) -> KeyList:
+        return self._call("GET", "/v1/admin/keys", KeyList)
+
+    def revoke_key(self, key_id: str) -> KeyOut:
+        return self._call("DELETE", f"/v1/admin/keys/{key_id}", KeyOut)
+
+    def list_models(self) -> ModelCardList:
+        return self._call("GET", "/v1/models", ModelCardList)
+
+
+def open_backend(settings: Settings) -> Backend:
+    if settings.client.url:
+        return RemoteBackend(settings.client.url, settings.client.api_key)
+    return LocalBackend(settings)
+
+
+__all__ = ["AimaasError", "Backend", "CliError", "open_backend"]

@@ -1,0 +1,231 @@
+"""The ``aimaas`` command: ``serve``, ``tenants``, ``keys``, ``models``, ``version``.
+
+Admin commands act on the local data directory, or, with ``--url`` and ``--api-key`` (or
+``AIMAAS_URL`` / ``AIMAAS_API_KEY``), on a running server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from aimaas import __version__
+from aimaas.cli.backend import Backend, CliError, open_backend
+from aimaas.config import Settings, load_settings
+from aimaas.errors import AimaasError
+from aimaas.security.keys import DEFAULT_SCOPES, Scope
+
+app = typer.Typer(no_args_is_help=True, help="aimaas: AI models as a service.")
+tenants_app = typer.Typer(no_args_is_help=True, help="Create and list tenants.")
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+models_app = typer.Typer(no_args_is_help=True, help="List models.")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (AIMAAS_DATA_DIR).")
+]
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Act on a running server (AIMAAS_URL).")]
+KeyOpt = Annotated[str | None, typer.Option("--api-key", help="Key for --url (AIMAAS_API_KEY).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _settings(data_dir: Path | None, url: str | None, api_key: str | None) -> Settings:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if url is not None:
+        overrides["url"] = url
+    if api_key is not None:
+        overrides["api_key"] = api_key
+    return load_settings(**overrides)
+
+
+def _backend(data_dir: Path | None, url: str | None, api_key: str | None) -> Backend:
+    return open_backend(_settings(data_dir, url, api_key))
+
+
+def _print_json(model: BaseModel) -> None:
+    out.print_json(model.model_dump_json())
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else "-"
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (AIMAAS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (AIMAAS_PORT).")] = None,
+    data_dir: DataDirOpt = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="'text' or 'json' (AIMAAS_SERVER__LOG_FORMAT).")
+    ] = None,
+) -> None:
+    """Start the server (creates the data directory and the first admin key if needed)."""
+    from aimaas.cli.serve import run_server
+
+    overrides: dict[str, object] = {}
+    for name, value in (("host", host), ("port", port), ("data_dir", data_dir)):
+        if value is not None:
+            overrides[name] = value
+    settings = load_settings(**overrides)
+    if log_format is not None:
+        settings.server.log_format = "json" if log_format == "json" else "text"
+    run_server(settings)
+
+
+@app.command()
+def version() -> None:
+    """Print the aimaas version."""
+    out.print(__version__)
+
+
+@tenants_app.command("create")
+def tenants_create(
+    name: str,
+    data_dir: DataDirOpt = None,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a tenant."""
+    tenant = _backend(data_dir, url, api_key).create_tenant(name)
+    if as_json:
+        _print_json(tenant)
+    else:
+        out.print(f"Created tenant {tenant.name} ({tenant.id}).")
+
+
+@tenants_app.command("list")
+def tenants_list(
+    data_dir: DataDirOpt = None,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tenants."""
+    tenants = _backend(data_dir, url, api_key).list_tenants()
+    if as_json:
+        _print_json(tenants)
+        return
+    _table(
+        "Tenants",
+        ["id", "name", "created"],
+        [[t.id, t.name, _when(t.created_at)] for t in tenants.data],
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant id or name.")],
+    scope: Annotated[
+        list[Scope] | None, typer.Option("--scope", help="Repeat for several scopes.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
+    expires_at: Annotated[
+        datetime | None, typer.Option(help="When the key stops working (ISO 8601, UTC).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key; the key is printed once and never stored."""
+    scopes = [s.value for s in (scope or list(DEFAULT_SCOPES))]
+    created = _backend(data_dir, url, api_key).create_key(tenant, scopes, name, expires_at)
+    if as_json:
+        _print_json(created)
+        return
+    out.print(
+        f"Key {created.id} for tenant {created.tenant_name}, scopes {', '.join(created.scopes)}."
+    )
+    out.print("Store it now; it is not shown again:")
+    print(created.key)
+
+
+@keys_app.command("list")
+def keys_list(
+    data_dir: DataDirOpt = None,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List API keys (prefixes only)."""
+    keys = _backend(data_dir, url, api_key).list_keys()
+    if as_json:
+        _print_json(keys)
+        return
+    _table(
+        "API keys",
+        ["id", "tenant", "prefix", "scopes", "expires", "revoked"],
+        [
+            [
+                k.id,
+                k.tenant_name,
+                k.prefix + "...",
+                ",".join(k.scopes),
+                _when(k.expires_at),
+                _when(k.revoked_at),
+            ]
+            for k in keys.data
+        ],
+    )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str,
+    data_dir: DataDirOpt = None,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+) -> None:
+    """Revoke an API key; it stops working at once."""
+    key = _backend(data_dir, url, api_key).revoke_key(key_id)
+    out.print(f"Revoked key {key.id} of tenant {key.tenant_name}.")
+
+
+@models_app.command("list")
+def models_list(
+    data_dir: DataDirOpt = None,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List models (all tenants' locally; the key's visible models with --url)."""
+    models = _backend(data_dir, url, api_key).list_models()
+    if as_json:
+        _print_json(models)
+        return
+    _table("Models", ["id", "owned by"], [[m.id, m.owned_by] for m in models.data])
+
+
+def main() -> None:
+    try:
+        app()
+    except (CliError, AimaasError) as exc:
+        err.print(f"[red]error:[/red] {getattr(exc, 'message', str(exc))}")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""``aimaas serve``: prepare the data directory, then run the app under uvicorn with a
+graceful drain on SIGTERM."""
+
+from __future__ import annotations
+
+import sys
+from types import FrameType
+
+import uvicorn
+
+from aimaas.config import Settings
+from aimaas.observability.logging import configure_logging
+from aimaas.registry.db import Database
+from aimaas.security.bootstrap import ensure_admin_key
+from aimaas.server.app import create_app
+from aimaas.server.middleware import Lifecycle
+
+
+class DrainingServer(uvicorn.Server):
+    """Marks the app as draining the moment a shutdown signal arrives, so that requests on
+    connections still open get 503 while in-flight ones finish."""
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle) -> None:
+        super().__init__(config)
+        self.lifecycle = lifecycle
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.lifecycle.draining = True
+        super().handle_exit(sig, frame)
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data directory and registry; create and show the first admin key."""
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    try:
+        db.migrate()
+        key = ensure_admin_key(db, settings.storage.admin_key_file)
+    finally:
+        db.dispose()
+    if key is not None:
+        # Shown on the terminal once, never through the logger.
+        print(
+            f"\nCreated the first admin key (also in {settings.storage.admin_key_file}, "
+            f"mode 0600):\n\n    {key}\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def run_server(settings: Settings) -> None:
+    configure_logging(fmt=settings.server.log_format, level=settings.server.log_level)
+    prepare_data_dir(settings)
+    lifecycle = Lifecycle()
+    app = create_app(settings, lifecycle=lifecycle)
+    config = uvicorn.Config(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        timeout_graceful_shutdown=int(settings.server.drain_seconds) or None,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+    DrainingServer(config, lifecycle).run()

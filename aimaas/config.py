@@ -1,0 +1,115 @@
+"""The one settings tree of aimaas, and the only reader of the environment.
+
+Every setting has an environment variable ``AIMAAS_<NAME>``; nested groups use a double
+underscore (``AIMAAS_SERVER__DRAIN_SECONDS``). The most used ones also have a short flat name
+(``AIMAAS_HOST``, ``AIMAAS_PORT``, ``AIMAAS_DATA_DIR``, ``AIMAAS_DATABASE_URL``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address to bind; 127.0.0.1 unless told otherwise.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, description="Largest request body accepted; larger gets 413."
+    )
+    max_json_depth: int = Field(
+        64, gt=0, le=10_000, description="Deepest JSON nesting accepted in a request body."
+    )
+    drain_seconds: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long in-flight requests may run before exit."
+    )
+    log_format: Literal["text", "json"] = Field("text", description="'json' logs JSON lines.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = Field(True, description="Log one line per request.")
+
+
+class StorageSettings(BaseModel):
+    data_dir: Path = Field(Path("data"), description="Root of the database, artifacts and keys.")
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def admin_key_file(self) -> Path:
+        return self.data_dir / "admin.key"
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default is SQLite at <data_dir>/aimaas.db. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db",
+    )
+    echo: bool = False
+
+
+class ClientSettings(BaseModel):
+    """Where the CLI sends its requests when it talks to a running server."""
+
+    url: str | None = Field(None, description="Base URL of a running aimaas server.")
+    api_key: str | None = Field(None, description="Key the CLI sends with --url.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AIMAAS_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    client: ClientSettings = ClientSettings()
+
+    # Flat shortcuts for the settings people set most; they win over the nested form.
+    host: str | None = Field(None, validation_alias=AliasChoices("AIMAAS_HOST", "host"))
+    port: int | None = Field(None, validation_alias=AliasChoices("AIMAAS_PORT", "port"))
+    data_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("AIMAAS_DATA_DIR", "data_dir")
+    )
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("AIMAAS_DATABASE_URL", "database_url")
+    )
+    url: str | None = Field(None, validation_alias=AliasChoices("AIMAAS_URL", "url"))
+    api_key: str | None = Field(None, validation_alias=AliasChoices("AIMAAS_API_KEY", "api_key"))
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    def model_post_init(self, __context: object) -> None:
+        if self.host is not None:
+            self.server.host = self.host
+        if self.port is not None:
+            self.server.port = self.port
+        if self.data_dir is not None:
+            self.storage.data_dir = self.data_dir
+        if self.database_url is not None:
+            self.database.url = self.database_url
+        if self.url is not None:
+            self.client.url = self.url
+        if self.api_key is not None:
+            self.client.api_key = self.api_key
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.storage.data_dir / 'aimaas.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (tests and CLI flags) on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

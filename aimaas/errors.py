@@ -1,0 +1,58 @@
+"""Domain exceptions. They know nothing of HTTP; server/errors.py maps them to responses."""
+
+from __future__ import annotations
+
+
+class AimaasError(Exception):
+    """Base of every error aimaas reports to a user. ``message`` is safe to show."""
+
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class InvalidInput(AimaasError):
+    code = "invalid_request"
+
+
+class Unauthorized(AimaasError):
+    code = "invalid_api_key"
+
+
+class Forbidden(AimaasError):
+    code = "insufficient_scope"
+
+
+class NotFound(AimaasError):
+    code = "not_found"
+
+
+class Conflict(AimaasError):
+    code = "conflict"
+
+
+class PayloadTooLarge(AimaasError):
+    code = "payload_too_large"
+
+
+class Overloaded(AimaasError):
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(Overloaded):
+    code = "quota_exceeded"
+
+
+class Unavailable(AimaasError):
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,1 @@
+"""Wire schemas only: what goes over HTTP, apart from what it means."""

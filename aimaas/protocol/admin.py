@@ -1,0 +1,72 @@
+"""Admin API: tenants and keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from aimaas.protocol.common import Strict
+from aimaas.registry.tables import ApiKey, Tenant
+from aimaas.security.keys import DEFAULT_SCOPES, Scope
+
+
+class TenantCreate(Strict):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, tenant: Tenant) -> TenantOut:
+        return cls(id=tenant.id, name=tenant.name, created_at=tenant.created_at)
+
+
+class TenantList(BaseModel):
+    object: str = "list"
+    data: list[TenantOut]
+
+
+class KeyCreate(Strict):
+    tenant: str = Field(min_length=1, max_length=64, description="Tenant id or name.")
+    scopes: list[Scope] = Field(default_factory=lambda: list(DEFAULT_SCOPES), min_length=1)
+    name: str | None = Field(None, max_length=128)
+    expires_at: datetime | None = None
+
+
+class KeyOut(BaseModel):
+    id: str
+    tenant: str
+    tenant_name: str
+    name: str | None
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: ApiKey, tenant_name: str) -> KeyOut:
+        return cls(
+            id=row.id,
+            tenant=row.tenant_id,
+            tenant_name=tenant_name,
+            name=row.name,
+            prefix=row.prefix,
+            scopes=list(row.scopes),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+        )
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The secret key. Shown only in this response.")
+
+
+class KeyList(BaseModel):
+    object: str = "list"
+    data: list[KeyOut]

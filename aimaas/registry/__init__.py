@@ -1,0 +1,1 @@
+"""What exists: tenants, keys, models and their versions, files, jobs, usage; and the artifacts."""

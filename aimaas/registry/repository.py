@@ -1,0 +1,180 @@
+"""Registry operations: plain keyword-only functions that take a session.
+
+Tenant isolation lives here: every lookup of a tenant-owned row takes the caller's tenant and
+answers NotFound, the same as for a row that does not exist, when the row is someone else's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from aimaas.errors import Conflict, InvalidInput, NotFound
+from aimaas.registry.ids import new_id
+from aimaas.registry.tables import ApiKey, Model, Tenant, utcnow
+from aimaas.security.keys import (
+    ALL_SCOPES,
+    Scope,
+    display_prefix,
+    generate_key,
+    hash_key,
+    hashes_match,
+)
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_RULE = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def validate_name(value: str, *, param: str) -> str:
+    if not NAME_PATTERN.fullmatch(value):
+        raise InvalidInput(f"'{param}' must be {NAME_RULE}.", param=param)
+    return value
+
+
+def validate_scopes(scopes: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(scopes))
+    unknown = [scope for scope in chosen if scope not in ALL_SCOPES]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown scope {unknown[0]!r}; choose from {', '.join(sorted(ALL_SCOPES))}.",
+            param="scopes",
+        )
+    if not chosen:
+        raise InvalidInput("A key needs at least one scope.", param="scopes")
+    return chosen
+
+
+# --- tenants -------------------------------------------------------------------------------
+
+
+def create_tenant(session: Session, *, name: str) -> Tenant:
+    validate_name(name, param="name")
+    if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
+        raise Conflict(f"Tenant {name!r} already exists.", param="name")
+    tenant = Tenant(id=new_id("tn"), name=name)
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def list_tenants(session: Session) -> Sequence[Tenant]:
+    return session.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.id)).all()
+
+
+def find_tenant(session: Session, *, ref: str) -> Tenant:
+    """A tenant by id or by name."""
+    tenant = session.get(Tenant, ref) or session.scalar(select(Tenant).where(Tenant.name == ref))
+    if tenant is None:
+        raise NotFound(
+            f"Tenant {ref!r} not found; create it with `aimaas tenants create {ref}`.",
+            param="tenant",
+        )
+    return tenant
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+def create_key(
+    session: Session,
+    *,
+    tenant: Tenant,
+    scopes: Iterable[str],
+    name: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the plaintext key, which is never stored."""
+    chosen = validate_scopes(scopes)
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidInput("'expires_at' must be in the future.", param="expires_at")
+    plaintext = generate_key()
+    row = ApiKey(
+        id=new_id("key"),
+        tenant_id=tenant.id,
+        name=name,
+        prefix=display_prefix(plaintext),
+        key_hash=hash_key(plaintext),
+        scopes=chosen,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return row, plaintext
+
+
+def list_keys(session: Session, *, tenant_id: str | None = None) -> Sequence[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+    if tenant_id is not None:
+        query = query.where(ApiKey.tenant_id == tenant_id)
+    return session.scalars(query).all()
+
+
+def revoke_key(session: Session, *, key_id: str, tenant_id: str | None = None) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
+        raise NotFound(
+            f"Key {key_id!r} not found; `aimaas keys list` shows the keys.", param="key_id"
+        )
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
+
+
+def find_active_key(session: Session, *, plaintext: str) -> ApiKey | None:
+    """The key row for a presented key if it exists, is not revoked and has not expired."""
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(plaintext)))
+    if row is None or not hashes_match(row.key_hash, plaintext):
+        return None
+    if row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def has_active_admin_key(session: Session) -> bool:
+    now = utcnow()
+    rows = session.scalars(
+        select(ApiKey).where(
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+        )
+    )
+    return any(Scope.ADMIN.value in row.scopes for row in rows)
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+def list_models(session: Session, *, tenant_id: str) -> Sequence[Model]:
+    """The models a tenant may use: its own and the shared ones."""
+    query = (
+        select(Model)
+        .where(or_(Model.tenant_id == tenant_id, Model.tenant_id.is_(None)))
+        .order_by(Model.created_at, Model.name)
+    )
+    return session.scalars(query).all()
+
+
+def get_model(session: Session, *, tenant_id: str, name: str) -> Model:
+    models = session.scalars(
+        select(Model).where(
+            Model.name == name, or_(Model.tenant_id == tenant_id, Model.tenant_id.is_(None))
+        )
+    ).all()
+    if not models:
+        raise NotFound(
+            f"Model {name!r} not found; `aimaas models list` shows the models you can use.",
+            param="model",
+        )
+    # A tenant's own model shadows a shared one of the same name.
+    return next((m for m in models if m.tenant_id == tenant_id), models[0])
+
+
+def list_all_models(session: Session) -> Sequence[Model]:
+    """Every model of every tenant (operators' view, for the local CLI)."""
+    return session.scalars(select(Model).order_by(Model.created_at, Model.name)).all()

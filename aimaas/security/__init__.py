@@ -1,0 +1,1 @@
+"""Keys and scopes; later: limits and quotas, encryption at rest."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, middleware, dependencies, error mapping and thin routers."""

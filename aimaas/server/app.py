@@ -1,0 +1,70 @@
+"""The app factory. ``create_app(settings)`` has no side effects until the lifespan runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from aimaas import __version__
+from aimaas.config import Settings
+from aimaas.observability.metrics import Metrics
+from aimaas.registry.db import Database
+from aimaas.registry.store import ArtifactStore
+from aimaas.server.errors import install_error_handlers
+from aimaas.server.middleware import (
+    BodyLimitMiddleware,
+    DrainMiddleware,
+    Lifecycle,
+    RequestContextMiddleware,
+)
+from aimaas.server.routes import admin, health, models, v2
+from aimaas.server.services import Services
+
+
+def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) -> Services:
+    """Migrate the registry and prepare the artifact store."""
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url, echo=settings.database.echo)
+    db.migrate()
+    store = ArtifactStore(settings.storage.artifacts_dir)
+    store.prepare()
+    return Services(settings=settings, db=db, store=store, metrics=metrics, lifecycle=lifecycle)
+
+
+def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> FastAPI:
+    lifecycle = lifecycle or Lifecycle()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await run_in_threadpool(open_services, settings, lifecycle, metrics)
+        app.state.services = services
+        services.ready = True
+        try:
+            yield
+        finally:
+            services.ready = False
+            services.db.dispose()
+
+    app = FastAPI(
+        title="aimaas",
+        version=__version__,
+        summary="AI models as a service: LLMs, embeddings and the models you train.",
+        lifespan=lifespan,
+        openapi_url=None,  # served by health.openapi, behind a key
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    for router in (health.router, admin.router, models.router, v2.router):
+        app.include_router(router)
+    # Added innermost first: the request context wraps everything.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(DrainMiddleware, lifecycle=lifecycle)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=metrics.http, access=settings.server.access_log
+    )
+    return app

@@ -1,0 +1,90 @@
+"""Dependencies for routes, as ``Annotated`` aliases: ``ServicesDep``, ``AdminKey``, ..."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+
+from aimaas.errors import Forbidden, InvalidInput, Unauthorized
+from aimaas.registry import repository
+from aimaas.registry.tables import Tenant
+from aimaas.security.keys import Scope, looks_like_key
+from aimaas.server.services import Services
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: one key of one tenant, with its scopes."""
+
+    key_id: str
+    tenant_id: str
+    tenant_name: str
+    scopes: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return Scope.ADMIN.value in self.scopes
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_MISSING_KEY = "Missing API key: send 'Authorization: Bearer sk-aimaas-...'."
+_BAD_KEY = (
+    "Invalid, revoked or expired API key; an admin creates a new one with "
+    "`aimaas keys create --tenant NAME`."
+)
+
+
+def authenticate(request: Request, services: ServicesDep) -> Principal:
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:
+        raise InvalidInput("Send exactly one Authorization header.", param="Authorization")
+    if not headers:
+        raise Unauthorized(_MISSING_KEY)
+    scheme, _, token = headers[0].partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized(_MISSING_KEY)
+    if not looks_like_key(token):
+        raise Unauthorized(_BAD_KEY)
+    with services.db.session() as session:
+        row = repository.find_active_key(session, plaintext=token)
+        if row is None:
+            raise Unauthorized(_BAD_KEY)
+        tenant_name = session.scalar(select(Tenant.name).where(Tenant.id == row.tenant_id))
+        return Principal(
+            key_id=row.id,
+            tenant_id=row.tenant_id,
+            tenant_name=tenant_name or "",
+            scopes=frozenset(row.scopes),
+        )
+
+
+def require_any(*scopes: Scope) -> Callable[[Principal], Principal]:
+    """A dependency that lets a key through if it has any of ``scopes`` (admin has all)."""
+    wanted = {scope.value for scope in scopes}
+
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.is_admin or principal.scopes & wanted:
+            return principal
+        names = " or ".join(f"'{s}'" for s in sorted(wanted))
+        raise Forbidden(
+            f"This key lacks the {names} scope; an admin can create one with "
+            f"`aimaas keys create --tenant {principal.tenant_name} --scope {sorted(wanted)[0]}`."
+        )
+
+    return check
+
+
+AnyKey = Annotated[Principal, Depends(authenticate)]
+AdminKey = Annotated[Principal, Depends(require_any(Scope.ADMIN))]
+ModelsReader = Annotated[Principal, Depends(require_any(Scope.MODELS_READ, Scope.INFER))]

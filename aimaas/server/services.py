@@ -1,0 +1,21 @@
+"""What the app holds while it runs, built by the lifespan and reached through deps.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aimaas.config import Settings
+from aimaas.observability.metrics import Metrics
+from aimaas.registry.db import Database
+from aimaas.registry.store import ArtifactStore
+from aimaas.server.middleware import Lifecycle
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    store: ArtifactStore
+    metrics: Metrics
+    lifecycle: Lifecycle
+    ready: bool = False

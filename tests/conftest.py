@@ -1,0 +1,64 @@
+"""Fixtures for in-process tests: a real app on a real SQLite file in a temp directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from aimaas.config import Settings, load_settings
+from aimaas.security.bootstrap import ensure_admin_key
+from aimaas.server.app import create_app
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's AIMAAS_* settings or writes to ./data."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AIMAAS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    settings = load_settings(data_dir=tmp_path / "data")
+    settings.server.access_log = False
+    return settings
+
+
+@dataclass
+class Api:
+    """A running in-process app and an admin key for it."""
+
+    client: TestClient
+    admin_key: str
+    settings: Settings
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.admin_key}"}
+
+    def create_tenant(self, name: str) -> dict[str, str]:
+        response = self.client.post("/v1/admin/tenants", json={"name": name}, headers=self.auth())
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def create_key(self, tenant: str, scopes: list[str], **extra: object) -> dict[str, object]:
+        body = {"tenant": tenant, "scopes": scopes, **extra}
+        response = self.client.post("/v1/admin/keys", json=body, headers=self.auth())
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        admin_key = ensure_admin_key(app.state.services.db, settings.storage.admin_key_file)
+        assert admin_key is not None
+        yield Api(client=client, admin_key=admin_key, settings=settings)
