@@ -20,14 +20,13 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(
         16 * 1024 * 1024, gt=0, description="Largest request body accepted; larger gets 413."
     )
-    max_json_depth: int = Field(
-        64, gt=0, le=10_000, description="Deepest JSON nesting accepted in a request body."
-    )
     drain_seconds: float = Field(
         30.0, ge=0, description="On SIGTERM, how long in-flight requests may run before exit."
     )
     log_format: Literal["text", "json"] = Field("text", description="'json' logs JSON lines.")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level of log messages written."
+    )
     access_log: bool = Field(True, description="Log one line per request.")
 
 
@@ -49,7 +48,7 @@ class DatabaseSettings(BaseModel):
         description="SQLAlchemy URL; default is SQLite at <data_dir>/aimaas.db. "
         "PostgreSQL: postgresql+psycopg://user:pass@host/db",
     )
-    echo: bool = False
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
 
 
 class ClientSettings(BaseModel):

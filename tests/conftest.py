@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from aimaas.config import Settings, load_settings
 from aimaas.security.bootstrap import ensure_admin_key
 from aimaas.server.app import create_app
+from tests.e2e.server import LiveServer, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +63,13 @@ def api(settings: Settings) -> Iterator[Api]:
         admin_key = ensure_admin_key(app.state.services.db, settings.storage.admin_key_file)
         assert admin_key is not None
         yield Api(client=client, admin_key=admin_key, settings=settings)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """``aimaas serve`` as a real process on a free port, logging JSON lines."""
+    server = start_server(tmp_path / "data", args=["--log-format", "json"])
+    try:
+        yield server
+    finally:
+        server.stop()
