@@ -17,6 +17,7 @@ from aimaas.protocol.admin import KeyCreated, KeyList, KeyOut, TenantList, Tenan
 from aimaas.protocol.openai_models import ModelCard, ModelCardList
 from aimaas.registry import repository
 from aimaas.registry.db import Database
+from aimaas.security import admin
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
@@ -45,45 +46,27 @@ class LocalBackend:
         self.db.migrate()
 
     def create_tenant(self, name: str) -> TenantOut:
-        with self.db.session() as session:
-            return TenantOut.from_row(repository.create_tenant(session, name=name))
+        return admin.create_tenant(self.db, name=name)
 
     def list_tenants(self) -> TenantList:
-        with self.db.session() as session:
-            return TenantList(
-                data=[TenantOut.from_row(t) for t in repository.list_tenants(session)]
-            )
+        return admin.list_tenants(self.db)
 
     def create_key(
         self, tenant: str, scopes: list[str], name: str | None, expires_at: datetime | None
     ) -> KeyCreated:
-        with self.db.session() as session:
-            row_tenant = repository.find_tenant(session, ref=tenant)
-            row, plaintext = repository.create_key(
-                session, tenant=row_tenant, scopes=scopes, name=name, expires_at=expires_at
-            )
-            out = KeyOut.from_row(row, row_tenant.name)
-        return KeyCreated(**out.model_dump(), key=plaintext)
+        return admin.create_key(
+            self.db, tenant=tenant, scopes=scopes, name=name, expires_at=expires_at
+        )
 
     def list_keys(self) -> KeyList:
-        with self.db.session() as session:
-            names = {t.id: t.name for t in repository.list_tenants(session)}
-            return KeyList(
-                data=[
-                    KeyOut.from_row(r, names.get(r.tenant_id, ""))
-                    for r in repository.list_keys(session)
-                ]
-            )
+        return admin.list_keys(self.db)
 
     def revoke_key(self, key_id: str) -> KeyOut:
-        with self.db.session() as session:
-            row = repository.revoke_key(session, key_id=key_id)
-            return KeyOut.from_row(row, repository.find_tenant(session, ref=row.tenant_id).name)
+        return admin.revoke_key(self.db, key_id=key_id)
 
     def list_models(self) -> ModelCardList:
         with self.db.session() as session:
             names = {t.id: t.name for t in repository.list_tenants(session)}
-            models = repository.list_all_models(session)
             return ModelCardList(
                 data=[
                     ModelCard(
@@ -91,7 +74,7 @@ class LocalBackend:
                         created=int(m.created_at.timestamp()),
                         owned_by=names.get(m.tenant_id, "aimaas") if m.tenant_id else "aimaas",
                     )
-                    for m in models
+                    for m in repository.list_all_models(session)
                 ]
             )
 
