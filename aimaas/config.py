@@ -51,6 +51,43 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
 
 
+class EngineSettings(BaseModel):
+    """How models run: memory budget, slots, threads, queues."""
+
+    model_memory_mb: int = Field(
+        4096,
+        gt=0,
+        description="Memory budget for loaded models; least recently used ones are "
+        "unloaded to stay within it (never while a request runs on them).",
+    )
+    threads: int = Field(0, ge=0, le=1024, description="CPU threads per model; 0 = all cores.")
+    parallel: int = Field(
+        8, ge=1, le=256, description="Sequences a GGUF model decodes together (its slots)."
+    )
+    context_length: int = Field(
+        2048, ge=128, le=1_048_576, description="Tokens of context per sequence (prompt + output)."
+    )
+    max_queue: int = Field(
+        64,
+        ge=0,
+        le=100_000,
+        description="Requests that may wait for a busy model; past that 429 with Retry-After.",
+    )
+    keep_alive_seconds: float = Field(
+        900, ge=0, description="Unload a model idle this long; 0 keeps models loaded."
+    )
+    default_models: bool = Field(
+        True, description="Register the embedded default models (from their PyPI packages)."
+    )
+    embedding_max_batch: int = Field(
+        128, ge=1, le=4096, description="Most texts embedded in one forward pass."
+    )
+    embedding_max_delay_ms: float = Field(
+        2.0, ge=0, le=1000, description="How long an embedding batch waits for more requests."
+    )
+    llama_log: bool = Field(False, description="Pass llama.cpp's own log through to stderr.")
+
+
 class ClientSettings(BaseModel):
     """Where the CLI sends its requests when it talks to a running server."""
 
@@ -69,6 +106,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
     database: DatabaseSettings = DatabaseSettings()
+    engine: EngineSettings = EngineSettings()
     client: ClientSettings = ClientSettings()
 
     # Flat shortcuts for the settings people set most; they win over the nested form.
@@ -79,6 +117,9 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None, validation_alias=AliasChoices("AIMAAS_DATABASE_URL", "database_url")
+    )
+    model_memory_mb: int | None = Field(
+        None, validation_alias=AliasChoices("AIMAAS_MODEL_MEMORY_MB", "model_memory_mb")
     )
     url: str | None = Field(None, validation_alias=AliasChoices("AIMAAS_URL", "url"))
     api_key: str | None = Field(None, validation_alias=AliasChoices("AIMAAS_API_KEY", "api_key"))
@@ -97,6 +138,8 @@ class Settings(BaseSettings):
             self.storage.data_dir = self.data_dir
         if self.database_url is not None:
             self.database.url = self.database_url
+        if self.model_memory_mb is not None:
+            self.engine.model_memory_mb = self.model_memory_mb
         if self.url is not None:
             self.client.url = self.url
         if self.api_key is not None:

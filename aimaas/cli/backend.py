@@ -13,10 +13,19 @@ from pydantic import BaseModel
 
 from aimaas.config import Settings
 from aimaas.errors import AimaasError
-from aimaas.protocol.admin import KeyCreated, KeyList, KeyOut, TenantList, TenantOut
+from aimaas.protocol.admin import (
+    KeyCreated,
+    KeyList,
+    KeyOut,
+    ModelRegister,
+    ModelRegistered,
+    TenantList,
+    TenantOut,
+)
 from aimaas.protocol.openai_models import ModelCard, ModelCardList
 from aimaas.registry import repository
 from aimaas.registry.db import Database
+from aimaas.runtime.registration import register_local_model
 from aimaas.security import admin
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
@@ -35,6 +44,7 @@ class Backend(Protocol):
     def list_keys(self) -> KeyList: ...
     def revoke_key(self, key_id: str) -> KeyOut: ...
     def list_models(self) -> ModelCardList: ...
+    def register_model(self, request: ModelRegister) -> ModelRegistered: ...
 
 
 class LocalBackend:
@@ -63,6 +73,9 @@ class LocalBackend:
 
     def revoke_key(self, key_id: str) -> KeyOut:
         return admin.revoke_key(self.db, key_id=key_id)
+
+    def register_model(self, request: ModelRegister) -> ModelRegistered:
+        return register_local_model(self.db, request)
 
     def list_models(self) -> ModelCardList:
         with self.db.session() as session:
@@ -134,6 +147,10 @@ class RemoteBackend:
 
     def list_models(self) -> ModelCardList:
         return self._call("GET", "/v1/models", ModelCardList)
+
+    def register_model(self, request: ModelRegister) -> ModelRegistered:
+        body = request.model_dump(exclude_none=True)
+        return self._call("POST", "/v1/admin/models", ModelRegistered, json=body)
 
 
 def open_backend(settings: Settings) -> Backend:

@@ -19,6 +19,7 @@ from aimaas import __version__
 from aimaas.cli.backend import Backend, CliError, open_backend
 from aimaas.config import Settings, load_settings
 from aimaas.errors import AimaasError
+from aimaas.protocol.admin import ModelRegister
 from aimaas.security.keys import DEFAULT_SCOPES, Scope
 
 app = typer.Typer(no_args_is_help=True, help="aimaas: AI models as a service.")
@@ -217,6 +218,64 @@ def models_list(
         _print_json(models)
         return
     _table("Models", ["id", "owned by"], [[m.id, m.owned_by] for m in models.data])
+
+
+@models_app.command("add")
+def models_add(
+    name: str,
+    gguf: Annotated[
+        Path | None, typer.Option(help="A GGUF file (chat if it has a template).")
+    ] = None,
+    hf_dir: Annotated[
+        Path | None, typer.Option(help="A sentence-transformers model folder (embeddings).")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Owner; omit to share it.")] = None,
+    context_length: Annotated[int | None, typer.Option(help="Tokens per sequence.")] = None,
+    parallel: Annotated[int | None, typer.Option(help="Sequences decoded together.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
+    max_queue: Annotated[int | None, typer.Option(help="Waiting requests before 429.")] = None,
+    keep_alive: Annotated[
+        float | None, typer.Option(help="Seconds idle before unloading; 0 = never.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a model file on this machine (a new version if the name exists)."""
+    request = ModelRegister(
+        name=name,
+        gguf=str(gguf.resolve()) if gguf else None,
+        hf_dir=str(hf_dir.resolve()) if hf_dir else None,
+        tenant=tenant,
+        context_length=context_length,
+        parallel=parallel,
+        threads=threads,
+        max_queue=max_queue,
+        keep_alive_seconds=keep_alive,
+    )
+    registered = _backend(data_dir, url, api_key).register_model(request)
+    if as_json:
+        _print_json(registered)
+        return
+    out.print(
+        f"Registered {registered.name} version {registered.version} ({registered.format}: "
+        f"{', '.join(registered.capabilities)}), owned by {registered.owner}."
+    )
+
+
+@app.command()
+def chat(
+    model: Annotated[str, typer.Argument(help="Model to chat with.")] = "smollm2-135m-instruct",
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    data_dir: DataDirOpt = None,
+    max_tokens: Annotated[int, typer.Option(help="Most tokens per answer.")] = 512,
+) -> None:
+    """Chat with a model of a running server, streaming the answers. Ctrl-D ends."""
+    from aimaas.cli.chat import run_chat
+
+    run_chat(_settings(data_dir, url, api_key), model=model, max_tokens=max_tokens)
 
 
 def main() -> None:

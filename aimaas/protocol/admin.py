@@ -70,3 +70,28 @@ class KeyCreated(KeyOut):
 class KeyList(BaseModel):
     object: str = "list"
     data: list[KeyOut]
+
+
+class ModelRegister(Strict):
+    """Register a model file already on the server's disk (admin only: it names a path)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    gguf: str | None = Field(None, max_length=4096, description="Path of a GGUF file.")
+    hf_dir: str | None = Field(
+        None, max_length=4096, description="Path of a sentence-transformers model folder."
+    )
+    tenant: str | None = Field(None, description="Owner; omit to share with every tenant.")
+    context_length: int | None = Field(None, ge=128, le=1_048_576)
+    parallel: int | None = Field(None, ge=1, le=256)
+    threads: int | None = Field(None, ge=1, le=1024)
+    max_queue: int | None = Field(None, ge=0, le=100_000)
+    keep_alive_seconds: float | None = Field(None, ge=0)
+
+
+class ModelRegistered(BaseModel):
+    id: str
+    name: str
+    version: int
+    owner: str
+    format: str
+    capabilities: list[str]

@@ -9,13 +9,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from aimaas.errors import Conflict, InvalidInput, NotFound
 from aimaas.registry.ids import new_id
-from aimaas.registry.tables import ApiKey, Model, Tenant, utcnow
+from aimaas.registry.tables import (
+    ApiKey,
+    Model,
+    ModelAlias,
+    ModelVersion,
+    Tenant,
+    Usage,
+    utcnow,
+)
 from aimaas.security.keys import (
     ALL_SCOPES,
     Scope,
@@ -178,3 +187,131 @@ def get_model(session: Session, *, tenant_id: str, name: str) -> Model:
 def list_all_models(session: Session) -> Sequence[Model]:
     """Every model of every tenant (operators' view, for the local CLI)."""
     return session.scalars(select(Model).order_by(Model.created_at, Model.name)).all()
+
+
+def _next_version(session: Session, model_id: str) -> int:
+    latest = session.scalar(
+        select(ModelVersion.version)
+        .where(ModelVersion.model_id == model_id)
+        .order_by(ModelVersion.version.desc())
+        .limit(1)
+    )
+    return (latest or 0) + 1
+
+
+def register_model(
+    session: Session,
+    *,
+    tenant_id: str | None,
+    name: str,
+    task: str,
+    format: str,
+    details: dict[str, Any],
+    description: str | None = None,
+    artifact_digest: str | None = None,
+) -> tuple[Model, ModelVersion]:
+    """Add a version to a model, creating the model on its first version."""
+    validate_name(name, param="name")
+    owner = Model.tenant_id == tenant_id if tenant_id else Model.tenant_id.is_(None)
+    model = session.scalar(select(Model).where(Model.name == name, owner))
+    if model is None:
+        model = Model(
+            id=new_id("mdl"), tenant_id=tenant_id, name=name, task=task, description=description
+        )
+        session.add(model)
+        session.flush()
+    version = ModelVersion(
+        id=new_id("mv"),
+        model_id=model.id,
+        version=_next_version(session, model.id),
+        format=format,
+        artifact_digest=artifact_digest,
+        details=details,
+    )
+    session.add(version)
+    session.flush()
+    return model, version
+
+
+def ensure_shared_model(
+    session: Session,
+    *,
+    name: str,
+    task: str,
+    format: str,
+    details: dict[str, Any],
+    description: str | None = None,
+) -> None:
+    """A shared model with exactly these details as its newest version (idempotent)."""
+    model = session.scalar(select(Model).where(Model.name == name, Model.tenant_id.is_(None)))
+    if model is not None:
+        newest = session.scalar(
+            select(ModelVersion)
+            .where(ModelVersion.model_id == model.id)
+            .order_by(ModelVersion.version.desc())
+            .limit(1)
+        )
+        if newest is not None and newest.details == details and newest.format == format:
+            return
+    register_model(
+        session,
+        tenant_id=None,
+        name=name,
+        task=task,
+        format=format,
+        details=details,
+        description=description,
+    )
+
+
+def resolve_version(session: Session, *, tenant_id: str, ref: str) -> tuple[Model, ModelVersion]:
+    """``name``, ``name:VERSION`` or ``name@ALIAS`` -> the model and the version meant.
+
+    A bare name means the ``production`` alias when one is set, else the newest version.
+    """
+    name, version_number, alias = ref, None, None
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+    elif ":" in ref:
+        name, number = ref.rsplit(":", 1)
+        if not number.isdigit():
+            raise InvalidInput(f"{ref!r}: a version is a number, as in 'name:2'.", param="model")
+        version_number = int(number)
+    model = get_model(session, tenant_id=tenant_id, name=name)
+    query = select(ModelVersion).where(ModelVersion.model_id == model.id)
+    if alias is None and version_number is None:
+        pinned = session.get(ModelAlias, (model.id, "production"))
+        alias = "production" if pinned is not None else None
+    if alias is not None:
+        row = session.get(ModelAlias, (model.id, alias))
+        if row is None:
+            raise NotFound(f"Model {name!r} has no alias {alias!r}.", param="model")
+        query = query.where(ModelVersion.id == row.version_id)
+    elif version_number is not None:
+        query = query.where(ModelVersion.version == version_number)
+    version = session.scalar(query.order_by(ModelVersion.version.desc()).limit(1))
+    if version is None:
+        raise NotFound(f"Model {ref!r} has no such version.", param="model")
+    return model, version
+
+
+def record_usage(
+    session: Session,
+    *,
+    tenant_id: str,
+    key_id: str | None,
+    model: str,
+    endpoint: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+) -> None:
+    session.add(
+        Usage(
+            tenant_id=tenant_id,
+            key_id=key_id,
+            model=model,
+            endpoint=endpoint,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+    )

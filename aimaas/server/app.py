@@ -10,9 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from aimaas import __version__
 from aimaas.config import Settings
+from aimaas.engine.backends.llamacpp import LlamaCppModel
 from aimaas.observability.metrics import Metrics
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
+from aimaas.runtime.defaults import register_default_models
+from aimaas.runtime.llm import LLMService
+from aimaas.runtime.manager import ModelManager
 from aimaas.server.errors import install_error_handlers
 from aimaas.server.middleware import (
     BodyLimitMiddleware,
@@ -20,18 +24,38 @@ from aimaas.server.middleware import (
     Lifecycle,
     RequestContextMiddleware,
 )
-from aimaas.server.routes import admin, health, models, v2
+from aimaas.server.routes import admin, health, models, openai, v2
 from aimaas.server.services import Services
 
 
 def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) -> Services:
-    """Migrate the registry and prepare the artifact store."""
+    """Migrate the registry, prepare the artifact store, register the default models."""
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url, echo=settings.database.echo)
     db.migrate()
     store = ArtifactStore(settings.storage.artifacts_dir)
     store.prepare()
-    return Services(settings=settings, db=db, store=store, metrics=metrics, lifecycle=lifecycle)
+    if settings.engine.default_models:
+        register_default_models(db)
+    manager = ModelManager(settings.engine, settings.storage.data_dir)
+    metrics.watch_slots(lambda: slot_counts(manager))
+    return Services(
+        settings=settings,
+        db=db,
+        store=store,
+        metrics=metrics,
+        lifecycle=lifecycle,
+        manager=manager,
+        llm=LLMService(db, manager, metrics.llm),
+    )
+
+
+def slot_counts(manager: ModelManager) -> dict[str, tuple[int, int]]:
+    counts = {}
+    for name, model in manager.loaded.items():
+        if isinstance(model, LlamaCppModel):
+            counts[name] = (model.admission.running, model.admission.waiting)
+    return counts
 
 
 def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> FastAPI:
@@ -47,6 +71,8 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
             yield
         finally:
             services.ready = False
+            await services.manager.close()
+            services.llm.close()
             services.db.dispose()
 
     app = FastAPI(
@@ -59,7 +85,7 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
         redoc_url=None,
     )
     install_error_handlers(app)
-    for router in (health.router, admin.router, models.router, v2.router):
+    for router in (health.router, admin.router, models.router, openai.router, v2.router):
         app.include_router(router)
     # Added innermost first: the request context wraps everything.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.server.max_body_bytes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,21 +12,8 @@ from aimaas.errors import Forbidden, InvalidInput, Unauthorized
 from aimaas.registry import repository
 from aimaas.registry.tables import Tenant
 from aimaas.security.keys import Scope, looks_like_key
+from aimaas.security.principal import Principal
 from aimaas.server.services import Services
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: one key of one tenant, with its scopes."""
-
-    key_id: str
-    tenant_id: str
-    tenant_name: str
-    scopes: frozenset[str]
-
-    @property
-    def is_admin(self) -> bool:
-        return Scope.ADMIN.value in self.scopes
 
 
 def get_services(request: Request) -> Services:
@@ -88,3 +74,4 @@ def require_any(*scopes: Scope) -> Callable[[Principal], Principal]:
 AnyKey = Annotated[Principal, Depends(authenticate)]
 AdminKey = Annotated[Principal, Depends(require_any(Scope.ADMIN))]
 ModelsReader = Annotated[Principal, Depends(require_any(Scope.MODELS_READ, Scope.INFER))]
+Inference = Annotated[Principal, Depends(require_any(Scope.INFER))]

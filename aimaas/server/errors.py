@@ -140,6 +140,9 @@ def validation_error_response(request: Request, exc: RequestValidationError) -> 
         reason = ctx.get("error", "malformed JSON") if isinstance(ctx, dict) else "malformed JSON"
         message = f"The body is not valid JSON: {reason}."
         param = "body"
+    elif first.get("type") == "extra_forbidden":
+        param = _field_name(loc)
+        message = f"Unsupported parameter '{param}'; remove it (the docs list what is supported)."
     else:
         param = _field_name(loc)
         message = f"Invalid value for '{param}': {first.get('msg', 'invalid')}."

@@ -8,6 +8,8 @@ from aimaas.config import Settings
 from aimaas.observability.metrics import Metrics
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
+from aimaas.runtime.llm import LLMService
+from aimaas.runtime.manager import ModelManager
 from aimaas.server.middleware import Lifecycle
 
 
@@ -18,4 +20,6 @@ class Services:
     store: ArtifactStore
     metrics: Metrics
     lifecycle: Lifecycle
+    manager: ModelManager
+    llm: LLMService
     ready: bool = False

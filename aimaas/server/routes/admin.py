@@ -9,10 +9,13 @@ from aimaas.protocol.admin import (
     KeyCreated,
     KeyList,
     KeyOut,
+    ModelRegister,
+    ModelRegistered,
     TenantCreate,
     TenantList,
     TenantOut,
 )
+from aimaas.runtime.registration import register_local_model
 from aimaas.security import admin
 from aimaas.server.deps import AdminKey, ServicesDep
 from aimaas.server.routes import new_router
@@ -49,3 +52,9 @@ def list_keys(services: ServicesDep, _: AdminKey) -> KeyList:
 @router.delete("/keys/{key_id}")
 def revoke_key(key_id: str, services: ServicesDep, _: AdminKey) -> KeyOut:
     return admin.revoke_key(services.db, key_id=key_id)
+
+
+@router.post("/models", status_code=status.HTTP_201_CREATED)
+def register_model(body: ModelRegister, services: ServicesDep, _: AdminKey) -> ModelRegistered:
+    """Register a GGUF file or sentence-transformers folder on the server's disk."""
+    return register_local_model(services.db, body)

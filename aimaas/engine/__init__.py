@@ -1,0 +1,1 @@
+"""How models run: admission, the llama.cpp backend, stream aggregation."""

@@ -1,0 +1,1 @@
+"""Model runtimes: llama.cpp for GGUF, sentence-transformers for embeddings."""

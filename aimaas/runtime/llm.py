@@ -1,0 +1,239 @@
+"""What an OpenAI generation or embedding request means: which model version, whether it
+may do this, what llama.cpp is asked, what is measured and recorded."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import AsyncGenerator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Literal
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from aimaas.engine.backends.llamacpp import LlamaCppModel
+from aimaas.engine.chunks import Chunk, clean_chunk, error_of, has_tokens, usage_of
+from aimaas.errors import AimaasError, InvalidInput, Unavailable
+from aimaas.observability.metrics import LLMMetrics
+from aimaas.protocol.openai import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingData,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Usage,
+)
+from aimaas.registry import repository
+from aimaas.registry.db import Database
+from aimaas.runtime.catalog import find_spec
+from aimaas.runtime.embeddings import SentenceEmbedder
+from aimaas.runtime.manager import ModelManager
+from aimaas.runtime.specs import ModelSpec
+from aimaas.security.principal import Principal
+
+log = logging.getLogger("aimaas.llm")
+
+Endpoint = Literal["chat", "completions"]
+GenerationRequest = ChatCompletionRequest | CompletionRequest
+_NOT_SENT = {"model", "stream", "stream_options", "user", "max_completion_tokens", "max_tokens"}
+
+
+def llama_body(request: GenerationRequest) -> dict[str, Any]:
+    """The request as llama.cpp's server loop takes it."""
+    body = request.model_dump(exclude_none=True, exclude=_NOT_SENT, by_alias=True)
+    body["stream_options"] = {"include_usage": True}  # usage is always metered
+    if request.token_limit is not None:
+        body["max_tokens"] = request.token_limit
+    if request.seed is not None:
+        body["seed"] = request.seed % (2**32)  # llama.cpp seeds are 32-bit
+    return body
+
+
+def _llama_error(error: dict[str, Any], endpoint: Endpoint) -> AimaasError:
+    param = "messages" if endpoint == "chat" else "prompt"
+    if error.get("type") == "exceed_context_size_error":
+        return InvalidInput(
+            f"The prompt has {error.get('n_prompt_tokens')} tokens; this model takes at most "
+            f"{error.get('n_ctx')} tokens per request (prompt and output). Shorten the prompt.",
+            param=param,
+        )
+    message = str(error.get("message", "The model refused the request."))
+    if int(error.get("code", 500)) < 500:
+        return InvalidInput(message)
+    return Unavailable(f"The model failed: {message}")
+
+
+class LLMService:
+    def __init__(self, db: Database, manager: ModelManager, metrics: LLMMetrics) -> None:
+        self.db = db
+        self.manager = manager
+        self.metrics = metrics
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
+        self._pending: set[Future[None]] = set()
+
+    async def _spec(self, caller: Principal, ref: str) -> ModelSpec:
+        return await run_in_threadpool(find_spec, self.db, tenant_id=caller.tenant_id, ref=ref)
+
+    async def generate(
+        self, caller: Principal, endpoint: Endpoint, request: GenerationRequest
+    ) -> AsyncGenerator[Chunk, None]:
+        """Start a generation; errors up to the first chunk are raised here, so they can
+        still be answered with a proper status code."""
+        spec = await self._spec(caller, request.model)
+        if endpoint not in spec.capabilities:
+            if endpoint == "chat" and "completions" in spec.capabilities:
+                raise InvalidInput(
+                    f"Model '{spec.name}' is a base model without a chat template: send a "
+                    "prompt to /v1/completions instead.",
+                    param="model",
+                )
+            path = "/v1/chat/completions" if endpoint == "chat" else "/v1/completions"
+            raise InvalidInput(f"Model '{spec.name}' does not serve {path}.", param="model")
+        stream = self._run(caller, spec, endpoint, request)
+        first = await anext(stream)
+        return self._prepend(first, stream)
+
+    @staticmethod
+    async def _prepend(
+        first: Chunk, rest: AsyncGenerator[Chunk, None]
+    ) -> AsyncGenerator[Chunk, None]:
+        try:
+            yield first
+            async for chunk in rest:
+                yield chunk
+        finally:
+            await rest.aclose()
+
+    async def _run(
+        self, caller: Principal, spec: ModelSpec, endpoint: Endpoint, request: GenerationRequest
+    ) -> AsyncGenerator[Chunk, None]:
+        started = time.perf_counter()
+        first_token: float | None = None
+        last_token = started
+        token_chunks = 0
+        usage: dict[str, int] | None = None
+        finish = "aborted"
+        queue_seconds: float | None = None
+        include_usage = not request.stream or bool(
+            request.stream_options and request.stream_options.include_usage
+        )
+        model_label = spec.name
+        try:
+            async with self.manager.use(spec) as model:
+                assert isinstance(model, LlamaCppModel)
+                limit = request.token_limit
+                context = model.config.context_length
+                if limit is not None and limit >= context:
+                    raise InvalidInput(
+                        f"'max_tokens' is {limit}, but this model takes at most {context} "
+                        "tokens per request (prompt and output); lower it.",
+                        param="max_tokens",
+                    )
+                async for raw in model.stream(endpoint, llama_body(request)):
+                    error = error_of(raw)
+                    if error is not None:
+                        finish = "error"
+                        raise _llama_error(error, endpoint)
+                    now = time.perf_counter()
+                    if has_tokens(raw):
+                        token_chunks += 1
+                        if first_token is None:
+                            first_token = now
+                            self.metrics.ttft.labels(model_label).observe(now - started)
+                        else:
+                            self.metrics.itl.labels(model_label).observe(now - last_token)
+                        last_token = now
+                    for choice in raw.get("choices", []):
+                        finish = choice.get("finish_reason") or finish
+                    timings = raw.get("timings")
+                    if isinstance(timings, dict) and "prompt_ms" in timings:
+                        busy = (timings.get("prompt_ms", 0) + timings.get("predicted_ms", 0)) / 1e3
+                        queue_seconds = max(0.0, now - started - busy)
+                    chunk_usage = usage_of(raw)
+                    if chunk_usage is not None:
+                        usage = chunk_usage
+                        if not raw.get("choices") and not include_usage:
+                            continue
+                    yield clean_chunk(
+                        raw, model=spec.name, legacy_logprobs=endpoint == "completions"
+                    )
+        finally:
+            self._observe_end(
+                caller, spec, endpoint, started, finish, usage, token_chunks, queue_seconds
+            )
+
+    def _observe_end(
+        self,
+        caller: Principal,
+        spec: ModelSpec,
+        endpoint: Endpoint,
+        started: float,
+        finish: str,
+        usage: dict[str, int] | None,
+        token_chunks: int,
+        queue_seconds: float | None,
+    ) -> None:
+        label = spec.name
+        prompt = usage["prompt_tokens"] if usage else 0
+        completion = usage["completion_tokens"] if usage else token_chunks
+        self.metrics.e2e.labels(label).observe(time.perf_counter() - started)
+        self.metrics.requests.labels(label, endpoint, finish).inc()
+        self.metrics.prompt_tokens.labels(label).inc(prompt)
+        self.metrics.generated_tokens.labels(label).inc(completion)
+        if queue_seconds is not None:
+            self.metrics.queue_time.labels(label).observe(queue_seconds)
+        if prompt or completion:
+            self._record_usage(caller, spec.name, f"/v1/{endpoint}", prompt, completion)
+
+    def _record_usage(
+        self, caller: Principal, model: str, endpoint: str, prompt: int, completion: int
+    ) -> None:
+        def write() -> None:
+            try:
+                with self.db.session() as session:
+                    repository.record_usage(
+                        session,
+                        tenant_id=caller.tenant_id,
+                        key_id=caller.key_id,
+                        model=model,
+                        endpoint=endpoint,
+                        prompt_tokens=prompt,
+                        completion_tokens=completion,
+                    )
+            except Exception:
+                log.exception("could not record usage for %s", model)
+
+        future = self._recorder.submit(write)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+    async def embed(self, caller: Principal, request: EmbeddingRequest) -> EmbeddingResponse:
+        spec = await self._spec(caller, request.model)
+        if "embeddings" not in spec.capabilities:
+            raise InvalidInput(
+                f"Model '{spec.name}' does not make embeddings; `GET /v1/models` lists models.",
+                param="model",
+            )
+        async with self.manager.use(spec) as model:
+            assert isinstance(model, SentenceEmbedder)
+            vectors, tokens = await model.embed(request.texts)
+        self._record_usage(caller, spec.name, "/v1/embeddings", tokens, 0)
+        return EmbeddingResponse(
+            data=[
+                EmbeddingData(index=i, embedding=_encode(vector, request.encoding_format))
+                for i, vector in enumerate(vectors)
+            ],
+            model=spec.name,
+            usage=Usage(prompt_tokens=tokens, total_tokens=tokens),
+        )
+
+    def close(self) -> None:
+        self._recorder.shutdown(wait=True)
+
+
+def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+    return [float(x) for x in vector]

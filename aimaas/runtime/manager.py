@@ -1,0 +1,170 @@
+"""Loads models on first use and unloads the least recently used ones to stay within the
+memory budget, never while a request is using them; idle models go after keep-alive."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from starlette.concurrency import run_in_threadpool
+
+from aimaas.config import EngineSettings
+from aimaas.engine.backends.llamacpp import LlamaCppConfig, LlamaCppModel, estimate_memory_bytes
+from aimaas.engine.gguf import read_gguf
+from aimaas.errors import Overloaded
+from aimaas.runtime.embeddings import SentenceEmbedder
+from aimaas.runtime.sources import resolve_source
+from aimaas.runtime.specs import ModelSpec
+
+log = logging.getLogger("aimaas.models")
+
+
+class LoadedModel(Protocol):
+    name: str
+    memory_bytes: int
+
+    @property
+    def busy(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class _Entry:
+    spec: ModelSpec
+    model: LoadedModel
+    leases: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+
+    @property
+    def idle(self) -> bool:
+        return self.leases == 0 and not self.model.busy
+
+
+class ModelManager:
+    def __init__(self, settings: EngineSettings, data_dir: Path) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self.budget_bytes = settings.model_memory_mb * 1024 * 1024
+        self._loaded: dict[str, _Entry] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    @property
+    def loaded(self) -> dict[str, LoadedModel]:
+        return {entry.spec.name: entry.model for entry in self._loaded.values()}
+
+    def used_bytes(self) -> int:
+        return sum(entry.model.memory_bytes for entry in self._loaded.values())
+
+    @asynccontextmanager
+    async def use(self, spec: ModelSpec) -> AsyncIterator[LoadedModel]:
+        """The loaded model for ``spec``, kept loaded until the block ends."""
+        entry = await self._ensure_loaded(spec)
+        entry.leases += 1
+        entry.last_used = time.monotonic()
+        try:
+            yield entry.model
+        finally:
+            entry.leases -= 1
+            entry.last_used = time.monotonic()
+
+    async def _ensure_loaded(self, spec: ModelSpec) -> _Entry:
+        entry = self._loaded.get(spec.version_id)
+        if entry is not None:
+            return entry
+        lock = self._locks.setdefault(spec.version_id, asyncio.Lock())
+        async with lock:
+            entry = self._loaded.get(spec.version_id)
+            if entry is None:
+                estimate = await run_in_threadpool(self._estimate_bytes, spec)
+                await self._make_room(estimate, spec.name)
+                started = time.perf_counter()
+                model = await run_in_threadpool(self._load, spec)
+                log.info("loaded %s in %.2fs", spec.name, time.perf_counter() - started)
+                entry = _Entry(spec, model)
+                self._loaded[spec.version_id] = entry
+                self._start_reaper()
+            return entry
+
+    def _estimate_bytes(self, spec: ModelSpec) -> int:
+        path = resolve_source(spec.source, data_dir=self.data_dir)
+        if spec.runtime == "llama.cpp":
+            options = self._llama_config(spec, path)
+            return estimate_memory_bytes(
+                read_gguf(path),
+                path.stat().st_size,
+                options.context_length * options.parallel,
+            )
+        return sum(f.stat().st_size for f in path.rglob("*.safetensors")) * 2
+
+    def _llama_config(self, spec: ModelSpec, path: Path) -> LlamaCppConfig:
+        options, engine = spec.options, self.settings
+        return LlamaCppConfig(
+            path=path,
+            context_length=options.context_length or engine.context_length,
+            parallel=options.parallel or engine.parallel,
+            threads=options.threads or engine.threads,
+            max_queue=engine.max_queue if options.max_queue is None else options.max_queue,
+        )
+
+    def _load(self, spec: ModelSpec) -> LoadedModel:
+        path = resolve_source(spec.source, data_dir=self.data_dir)
+        if spec.runtime == "llama.cpp":
+            return LlamaCppModel(
+                spec.name, self._llama_config(spec, path), log=self.settings.llama_log
+            )
+        return SentenceEmbedder(
+            spec.name,
+            path,
+            max_batch=self.settings.embedding_max_batch,
+            max_delay=self.settings.embedding_max_delay_ms / 1000,
+            threads=spec.options.threads or self.settings.threads,
+        )
+
+    async def _make_room(self, needed: int, name: str) -> None:
+        while self.used_bytes() + needed > self.budget_bytes and self._loaded:
+            idle = [e for e in self._loaded.values() if e.idle]
+            if not idle:
+                raise Overloaded(
+                    f"Not enough model memory to load '{name}' while the loaded models are "
+                    "busy; retry shortly, or raise AIMAAS_MODEL_MEMORY_MB.",
+                    retry_after=5,
+                )
+            await self._unload(min(idle, key=lambda e: e.last_used))
+
+    async def _unload(self, entry: _Entry) -> None:
+        self._loaded.pop(entry.spec.version_id, None)
+        await run_in_threadpool(entry.model.close)
+        log.info("unloaded %s", entry.spec.name)
+
+    def _keep_alive(self, entry: _Entry) -> float:
+        value = entry.spec.options.keep_alive_seconds
+        return self.settings.keep_alive_seconds if value is None else value
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.create_task(self._reap_idle())
+
+    async def _reap_idle(self) -> None:
+        while self._loaded:
+            await asyncio.sleep(5)
+            now = time.monotonic()
+            for entry in list(self._loaded.values()):
+                keep = self._keep_alive(entry)
+                if keep > 0 and entry.idle and now - entry.last_used > keep:
+                    await self._unload(entry)
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for entry in list(self._loaded.values()):
+            if isinstance(entry.model, SentenceEmbedder):
+                await entry.model.batcher.close()
+            await self._unload(entry)
