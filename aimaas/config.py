@@ -7,6 +7,7 @@ underscore (``AIMAAS_SERVER__DRAIN_SECONDS``). The most used ones also have a sh
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -86,6 +87,17 @@ class EngineSettings(BaseModel):
         2.0, ge=0, le=1000, description="How long an embedding batch waits for more requests."
     )
     llama_log: bool = Field(False, description="Pass llama.cpp's own log through to stderr.")
+    gguf_backend: Literal["auto", "xllamacpp", "llama-server"] = Field(
+        "auto",
+        description="How GGUF models run: 'llama-server' (a native build, see "
+        "scripts/build-llama-server.sh), 'xllamacpp' (in-process, prebuilt), or 'auto': "
+        "llama-server when its binary exists, else xllamacpp.",
+    )
+    llama_server_binary: Path | None = Field(
+        None,
+        description="The llama-server binary; default: the one scripts/build-llama-server.sh "
+        "builds under ~/.cache/aimaas.",
+    )
 
 
 class ClientSettings(BaseModel):
@@ -146,10 +158,35 @@ class Settings(BaseSettings):
             self.client.api_key = self.api_key
 
     @property
+    def llama_server_path(self) -> Path | None:
+        """The llama-server binary GGUF models should run on, or None for xllamacpp."""
+        if self.engine.gguf_backend == "xllamacpp":
+            return None
+        binary = self.engine.llama_server_binary or default_llama_server_binary()
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary
+        if self.engine.gguf_backend == "llama-server":
+            raise ValueError(
+                f"AIMAAS_ENGINE__GGUF_BACKEND is 'llama-server' but {binary} does not exist; "
+                "build it with `make native`."
+            )
+        return None
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database.url:
             return self.database.url
         return f"sqlite:///{(self.storage.data_dir / 'aimaas.db').resolve()}"
+
+
+LLAMA_SERVER_VERSION = "0.3.36"  # the llama-cpp-python sdist whose llama.cpp is built
+
+
+def default_llama_server_binary() -> Path:
+    cache = os.environ.get("AIMAAS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "aimaas"
+    )
+    return Path(cache) / f"llama-server-{LLAMA_SERVER_VERSION}" / "bin" / "llama-server"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -56,7 +56,13 @@ HF_MODEL_DIR = "hf-gemma-3-270m"
 AIMAAS_MODEL = "gemma-3-270m"
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 TORCH_PIN = "torch==2.13.0"
-HF_CONVERT_PACKAGES = ("gguf==0.19.0", "accelerate")
+TRANSFORMERS_VENV_PACKAGES = ("gguf==0.19.0", "accelerate")
+TRANSFORMERS_VENV = "transformers-venv"
+
+# Gemma 3's end-of-generation tokens (<eos>, <end_of_turn>): a -100 logit bias on them is how
+# llama-server implements ignore_eos, and what servers without ignore_eos get instead.
+NO_EOS_BIAS = {"1": -100, "106": -100}
+USAGE = {"stream_options": {"include_usage": True}}
 
 ALL_SERVERS = ("aimaas", "llama-server", "llama-cpp-python", "transformers")
 HOST = "127.0.0.1"
@@ -108,6 +114,12 @@ model.save_pretrained(out)
 tokenizer.save_pretrained(out)
 print("saved", out)
 """
+
+LIBLLAMA_INFO_CODE = (
+    "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); "
+    "lib.llama_print_system_info.restype = ctypes.c_char_p; "
+    "print(lib.llama_print_system_info().decode())"
+)
 
 
 class Unavailable(Exception):
@@ -334,21 +346,24 @@ def main_site_packages() -> str:
     return out.stdout.strip()
 
 
-def ensure_hf_convert_venv(cache: Path) -> Path:
+def ensure_transformers_venv(cache: Path) -> Path:
     """A venv that sees the aimaas venv's torch and transformers through a .pth file and adds
-    only ``gguf`` and ``accelerate`` (transformers needs them to read a GGUF); no second torch."""
-    venv = cache / "hf-convert-venv"
+    only ``gguf`` and ``accelerate``: transformers needs both to read a GGUF, and ``transformers
+    serve`` always passes a ``device_map``, which needs accelerate. No second torch."""
+    venv = cache / TRANSFORMERS_VENV
     python = venv / "bin" / "python"
     if venv_ok(python, "gguf, accelerate, transformers, torch"):
         return python
-    log = cache / "logs" / "hf-convert.log"
+    log = cache / "logs" / "transformers-venv.log"
     if not python.exists():
         run_logged([main_python(), "-m", "venv", venv], log)
     site = Path(capture([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]))
     (site / "aimaas_main_venv.pth").write_text(main_site_packages() + "\n")
     constraints = venv / "constraints.txt"
     constraints.write_text(TORCH_PIN + "\n")
-    run_logged([python, "-m", "pip", "install", "-c", constraints, *HF_CONVERT_PACKAGES], log)
+    run_logged(
+        [python, "-m", "pip", "install", "-c", constraints, *TRANSFORMERS_VENV_PACKAGES], log
+    )
     return python
 
 
@@ -357,7 +372,7 @@ def ensure_hf_model(cache: Path, gguf: Path) -> Path:
     out = cache / HF_MODEL_DIR
     if (out / "config.json").exists() and (out / "model.safetensors").exists():
         return out
-    python = ensure_hf_convert_venv(cache)
+    python = ensure_transformers_venv(cache)
     tmp = cache / f"{HF_MODEL_DIR}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     run_logged(
@@ -395,11 +410,10 @@ class ServerSpec:
         return env_with(self.env_overrides)
 
 
-def llama_server_info(log_path: Path) -> str:
-    for line in log_path.read_text(errors="replace").splitlines():
-        if "system_info:" in line:
-            return line.split("system_info:", 1)[1].strip()
-    return "n/a (no system_info line in the log)"
+def llama_server_info(binary: Path) -> str:
+    """llama_print_system_info() of the libllama.so the binary was built with (this version
+    logs its system_info line only at trace verbosity)."""
+    return capture([main_python(), "-c", LIBLLAMA_INFO_CODE, binary.parent / "libllama.so"])
 
 
 def prepare_llama_server(ctx: BenchContext) -> ServerSpec:
@@ -431,11 +445,8 @@ def prepare_llama_server(ctx: BenchContext) -> ServerSpec:
         port=port,
         model=AIMAAS_MODEL,
         api_key=key,
-        body_variants=[
-            {"ignore_eos": True, "stream_options": {"include_usage": True}},
-            {"ignore_eos": True},
-        ],
-        system_info=llama_server_info,
+        body_variants=[{"ignore_eos": True, **USAGE}, {"ignore_eos": True}],
+        system_info=lambda _log: llama_server_info(binary),
     )
 
 
@@ -482,12 +493,12 @@ def prepare_llama_cpp_python(ctx: BenchContext) -> ServerSpec:
 
 def prepare_transformers(ctx: BenchContext) -> ServerSpec:
     model_dir = ensure_hf_model(ctx.cache, ctx.gguf)
-    cli = main_python().parent / "transformers"
-    if not cli.exists():
-        raise Unavailable(f"{cli} not found")
+    python = ensure_transformers_venv(ctx.cache)
     port = free_port()
     argv = [
-        str(cli),
+        str(python),
+        "-m",
+        "transformers.cli.transformers",
         "serve",
         str(model_dir),
         "--continuous-batching",
@@ -520,7 +531,7 @@ def prepare_transformers(ctx: BenchContext) -> ServerSpec:
         env_overrides=env,
         start_timeout_s=600.0,
         body_variants=[{"generation_config": forced}, {}],
-        system_info=lambda _log: capture([main_python(), "-c", info_code], env=env_with(env)),
+        system_info=lambda _log: capture([python, "-c", info_code], env=env_with(env)),
     )
 
 
@@ -528,7 +539,8 @@ def prepare_aimaas(ctx: BenchContext) -> ServerSpec:
     python = main_python()
     port = free_port()
     data_dir = ctx.work_dir / "aimaas-data"
-    argv = [str(python), "-m", "aimaas", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    argv = [str(python), "-m", "aimaas", "serve", "--host", HOST, "--port", str(port)]
+    argv += ["--data-dir", str(data_dir)]
     argv += shlex.split(os.environ.get(AIMAAS_ARGS_ENV, ""))
     defaults = {
         "AIMAAS_ENGINE__THREADS": str(ctx.threads),
@@ -545,8 +557,10 @@ def prepare_aimaas(ctx: BenchContext) -> ServerSpec:
         env_overrides=env,
         api_key_file=data_dir / "admin.key",
         body_variants=[
-            {"ignore_eos": True, "stream_options": {"include_usage": True}},
-            {"ignore_eos": True},
+            {"ignore_eos": True, **USAGE},
+            {"logit_bias": NO_EOS_BIAS, **USAGE},
+            {"logit_bias": NO_EOS_BIAS},
+            USAGE,
             {},
         ],
         system_info=lambda _log: capture([python, "-c", info_code]),
@@ -950,8 +964,11 @@ async def run_level(
     return summarize(concurrency, results, wall, client_cpu_seconds() - cpu0, capped)
 
 
-async def warm_up(spec: ServerSpec, api_key: str | None, timeout_s: float) -> Target:
-    """One request per body variant until one streams tokens (this also loads the model)."""
+async def warm_up(
+    spec: ServerSpec, api_key: str | None, timeout_s: float
+) -> tuple[Target, list[str]]:
+    """One request per body variant until one streams tokens (this also loads the model); the
+    target to use, and why the variants before it were refused."""
     failures: list[str] = []
     for extras in spec.body_variants:
         target = Target(port=spec.port, model=spec.model, api_key=api_key, extras=extras)
@@ -961,7 +978,7 @@ async def warm_up(spec: ServerSpec, api_key: str | None, timeout_s: float) -> Ta
         finally:
             await conn.close()
         if result.ok:
-            return target
+            return target, failures
         failures.append(f"extras={json.dumps(extras)}: {result.error or 'no tokens'}")
         if result.status in (404, 405):
             break  # the endpoint itself is missing; other extras will not help
@@ -980,6 +997,7 @@ class ServerReport:
     command: list[str] = field(default_factory=list)
     env_overrides: dict[str, str] = field(default_factory=dict)
     request_extras: dict[str, Any] = field(default_factory=dict)
+    refused_extras: list[str] = field(default_factory=list)
     startup_s: float | None = None
     warmup_s: float | None = None
     system_info: str = "n/a"
@@ -1018,7 +1036,7 @@ def benchmark_server(spec: ServerSpec, ctx: BenchContext, opts: RunOptions) -> S
         report.startup_s = round(startup_s, 2)
         api_key = resolve_api_key(spec)
         began = time.perf_counter()
-        target = asyncio.run(warm_up(spec, api_key, opts.warmup_timeout_s))
+        target, report.refused_extras = asyncio.run(warm_up(spec, api_key, opts.warmup_timeout_s))
         report.warmup_s = round(time.perf_counter() - began, 2)
         report.request_extras = target.extras
         print(
@@ -1026,6 +1044,8 @@ def benchmark_server(spec: ServerSpec, ctx: BenchContext, opts: RunOptions) -> S
             f"extras {json.dumps(target.extras)}",
             flush=True,
         )
+        for note in report.refused_extras:
+            print(f"  refused at warm-up: {note}", flush=True)
         for concurrency in opts.concurrency:
             stats = asyncio.run(
                 run_level(
@@ -1205,6 +1225,9 @@ def print_report(
     for r in reports:
         if r.status == "ok":
             print(f"{r.name}: system_info: {r.system_info}")
+            print(f"{r.name}: request extras: {json.dumps(r.request_extras)}")
+            for note in r.refused_extras:
+                print(f"{r.name}: refused at warm-up: {note}")
     for r in reports:
         if r.status != "ok":
             print(f"{r.name}: UNAVAILABLE: {r.reason}")

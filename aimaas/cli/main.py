@@ -25,7 +25,7 @@ from aimaas.security.keys import DEFAULT_SCOPES, Scope
 app = typer.Typer(no_args_is_help=True, help="aimaas: AI models as a service.")
 tenants_app = typer.Typer(no_args_is_help=True, help="Create and list tenants.")
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
-models_app = typer.Typer(no_args_is_help=True, help="List models.")
+models_app = typer.Typer(no_args_is_help=True, help="List and register models.")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")

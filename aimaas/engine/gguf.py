@@ -52,6 +52,11 @@ class GgufInfo:
         return value if isinstance(value, str) and value.strip() else None
 
     @property
+    def supports_tools(self) -> bool:
+        """Whether the chat template renders tool definitions (so tool calls can work)."""
+        return self.chat_template is not None and "tools" in self.chat_template
+
+    @property
     def context_length(self) -> int | None:
         value = self.metadata.get(f"{self.architecture}.context_length")
         return int(value) if isinstance(value, int) else None

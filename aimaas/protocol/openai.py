@@ -128,6 +128,8 @@ class ChatCompletionRequest(SamplingParams):
             raise ValueError("'top_logprobs' needs 'logprobs': true")
         if self.max_tokens is not None and self.max_completion_tokens is not None:
             raise ValueError("give 'max_tokens' or 'max_completion_tokens', not both")
+        if self.tool_choice is not None and not self.tools:
+            raise ValueError("'tool_choice' needs 'tools'")
         return self
 
     @property

@@ -3,6 +3,7 @@ concurrent requests."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,5 +55,6 @@ class SentenceEmbedder:
         results = await self.batcher.submit(texts)
         return [vector for vector, _ in results], sum(tokens for _, tokens in results)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
+    async def aclose(self) -> None:
+        await self.batcher.close()
+        await asyncio.to_thread(self._executor.shutdown, wait=True)

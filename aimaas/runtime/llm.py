@@ -8,13 +8,13 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from aimaas.engine.backends.llamacpp import LlamaCppModel
 from aimaas.engine.chunks import Chunk, clean_chunk, error_of, has_tokens, usage_of
+from aimaas.engine.types import Endpoint, TextGenerator
 from aimaas.errors import AimaasError, InvalidInput, Unavailable
 from aimaas.observability.metrics import LLMMetrics
 from aimaas.protocol.openai import (
@@ -35,7 +35,6 @@ from aimaas.security.principal import Principal
 
 log = logging.getLogger("aimaas.llm")
 
-Endpoint = Literal["chat", "completions"]
 GenerationRequest = ChatCompletionRequest | CompletionRequest
 _NOT_SENT = {"model", "stream", "stream_options", "user", "max_completion_tokens", "max_tokens"}
 
@@ -63,6 +62,38 @@ def _llama_error(error: dict[str, Any], endpoint: Endpoint) -> AimaasError:
     if int(error.get("code", 500)) < 500:
         return InvalidInput(message)
     return Unavailable(f"The model failed: {message}")
+
+
+# Request fields that need an optional backend feature, and the value that means "unused".
+_FEATURE_OF: dict[str, tuple[str, object]] = {
+    "tools": ("tools", None),
+    "tool_choice": ("tools", None),
+    "response_format": ("grammar", None),
+    "logit_bias": ("logit_bias", None),
+    "seed": ("seed", None),
+    "presence_penalty": ("penalties", None),
+    "frequency_penalty": ("penalties", None),
+    "min_p": ("min_p", None),
+    "logprobs": ("logprobs", None),
+    "top_logprobs": ("top_logprobs", None),
+    "n": ("n", 1),
+    "stop": ("stop", None),
+}
+
+
+def _check_features(request: GenerationRequest, model: TextGenerator, name: str) -> None:
+    for field, (feature, unused) in _FEATURE_OF.items():
+        value = getattr(request, field, unused)
+        if value in (unused, False) or feature in model.features:
+            continue
+        if feature == "tools":
+            reason = "its chat template does not render tools, so it cannot call them"
+        else:
+            reason = "its runtime does not support it"
+        raise InvalidInput(
+            f"Model '{name}' cannot take '{field}': {reason}. Remove it or use another model.",
+            param=field,
+        )
 
 
 class LLMService:
@@ -122,9 +153,10 @@ class LLMService:
         model_label = spec.name
         try:
             async with self.manager.use(spec) as model:
-                assert isinstance(model, LlamaCppModel)
+                assert isinstance(model, TextGenerator)
+                _check_features(request, model, spec.name)
                 limit = request.token_limit
-                context = model.config.context_length
+                context = model.context_length
                 if limit is not None and limit >= context:
                     raise InvalidInput(
                         f"'max_tokens' is {limit}, but this model takes at most {context} "

