@@ -123,7 +123,10 @@ class LLMService:
             path = "/v1/chat/completions" if endpoint == "chat" else "/v1/completions"
             raise InvalidInput(f"Model '{spec.name}' does not serve {path}.", param="model")
         stream = self._run(caller, spec, endpoint, request)
-        first = await anext(stream)
+        try:
+            first = await anext(stream)
+        except StopAsyncIteration:
+            raise Unavailable(f"Model '{spec.name}' ended without an answer; retry.") from None
         return self._prepend(first, stream)
 
     @staticmethod

@@ -165,7 +165,8 @@ class ModelManager:
 
     async def _reap_idle(self) -> None:
         while self._loaded:
-            await asyncio.sleep(5)
+            keeps = [k for k in map(self._keep_alive, self._loaded.values()) if k > 0]
+            await asyncio.sleep(min([5.0, *(k / 2 for k in keeps)]))
             now = time.monotonic()
             for entry in list(self._loaded.values()):
                 keep = self._keep_alive(entry)
