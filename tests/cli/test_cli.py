@@ -119,3 +119,55 @@ def test_remote_commands_use_the_server(live_server: LiveServer, tmp_path: Path)
     )
     assert wrong.returncode == 1 and "401" in wrong.stderr
     assert not elsewhere.exists() or not (elsewhere / "aimaas.db").exists()
+
+
+def test_chat_streams_answers_until_end_of_input(live_server: LiveServer, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIMAAS_")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aimaas",
+            "chat",
+            "smollm2-135m-instruct",
+            "--url",
+            live_server.url,
+            "--api-key",
+            live_server.admin_key,
+            "--max-tokens",
+            "8",
+        ],
+        input="Say hello.\nAnd again.\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    answers = [line for line in result.stdout.splitlines() if "smollm2-135m-instruct> " in line]
+    assert len(answers) == 2
+    assert all(len(line.split("> ", 2)[-1].strip()) > 0 for line in answers)
+
+
+def test_chat_names_the_fix_when_the_model_is_wrong(live_server: LiveServer) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIMAAS_")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aimaas",
+            "chat",
+            "gemma-3-270m",
+            "--url",
+            live_server.url,
+            "--api-key",
+            live_server.admin_key,
+        ],
+        input="hi\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "/v1/completions" in result.stderr and "Traceback" not in result.stderr
