@@ -227,7 +227,8 @@ def models_add(
         Path | None, typer.Option(help="A GGUF file (chat if it has a template).")
     ] = None,
     hf_dir: Annotated[
-        Path | None, typer.Option(help="A sentence-transformers model folder (embeddings).")
+        Path | None,
+        typer.Option(help="A Hugging Face folder: a causal LM, or sentence-transformers."),
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Owner; omit to share it.")] = None,
     context_length: Annotated[int | None, typer.Option(help="Tokens per sequence.")] = None,

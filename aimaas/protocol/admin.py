@@ -78,7 +78,10 @@ class ModelRegister(Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     gguf: str | None = Field(None, max_length=4096, description="Path of a GGUF file.")
     hf_dir: str | None = Field(
-        None, max_length=4096, description="Path of a sentence-transformers model folder."
+        None,
+        max_length=4096,
+        description="Path of a Hugging Face folder: a causal LM (safetensors) or a "
+        "sentence-transformers model.",
     )
     tenant: str | None = Field(None, description="Owner; omit to share with every tenant.")
     context_length: int | None = Field(None, ge=128, le=1_048_576)

@@ -15,6 +15,7 @@ from typing import Protocol
 from starlette.concurrency import run_in_threadpool
 
 from aimaas.config import EngineSettings
+from aimaas.engine.backends import hf
 from aimaas.engine.backends.llama_server import LlamaServerModel
 from aimaas.engine.backends.llamacpp import LlamaCppConfig, LlamaCppModel, estimate_memory_bytes
 from aimaas.engine.gguf import read_gguf
@@ -106,6 +107,9 @@ class ModelManager:
                 path.stat().st_size,
                 options.context_length * options.parallel,
             )
+        if spec.runtime == "transformers":
+            config = self._transformers_config(spec, path)
+            return hf.estimate_memory_bytes(path, config.context_length, config.parallel)
         return sum(f.stat().st_size for f in path.rglob("*.safetensors")) * 2
 
     def _llama_config(self, spec: ModelSpec, path: Path) -> LlamaCppConfig:
@@ -116,6 +120,16 @@ class ModelManager:
             parallel=options.parallel or engine.parallel,
             threads=options.threads or engine.threads,
             max_queue=engine.max_queue if options.max_queue is None else options.max_queue,
+        )
+
+    def _transformers_config(self, spec: ModelSpec, path: Path) -> hf.TransformersConfig:
+        llama = self._llama_config(spec, path)  # the same options, the same defaults
+        return hf.TransformersConfig(
+            path=path,
+            context_length=llama.context_length,
+            parallel=llama.parallel,
+            threads=llama.threads,
+            max_queue=llama.max_queue,
         )
 
     async def _load(self, spec: ModelSpec) -> LoadedModel:
@@ -130,6 +144,9 @@ class ModelManager:
         if spec.runtime == "llama.cpp":
             config = self._llama_config(spec, path)
             return await run_in_threadpool(LlamaCppModel, spec.name, config, log=log_llama)
+        if spec.runtime == "transformers":
+            options = self._transformers_config(spec, path)
+            return await run_in_threadpool(hf.TransformersModel, spec.name, options)
         return await run_in_threadpool(
             SentenceEmbedder,
             spec.name,

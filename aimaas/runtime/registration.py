@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aimaas.engine.gguf import read_gguf
@@ -18,12 +19,47 @@ def _gguf_details(path: Path) -> tuple[str, list[str]]:
     return "gguf", capabilities
 
 
+def _read_json(path: Path) -> dict[str, object]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _has_chat_template(path: Path) -> bool:
+    """Whether the tokenizer files carry a chat template (read without loading them)."""
+    if (path / "chat_template.jinja").is_file() or (path / "chat_template.json").is_file():
+        return True
+    return bool(_read_json(path / "tokenizer_config.json").get("chat_template"))
+
+
+def _causal_lm_details(path: Path) -> tuple[str, list[str]]:
+    if not any(path.glob("*.safetensors")):
+        raise InvalidInput(
+            "The folder has no *.safetensors weights, and only safetensors are loaded: convert "
+            "the weights (transformers' save_pretrained writes safetensors).",
+            param="hf_dir",
+        )
+    tokenizer_files = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+    if not any((path / name).is_file() for name in tokenizer_files):
+        raise InvalidInput("The folder has no tokenizer files.", param="hf_dir")
+    return "transformers", ["completions"] + (["chat"] if _has_chat_template(path) else [])
+
+
+def _architectures(path: Path) -> list[str]:
+    value = _read_json(path / "config.json").get("architectures")
+    return [str(a) for a in value] if isinstance(value, list) else []
+
+
 def _hf_details(path: Path) -> tuple[str, list[str]]:
     if (path / "modules.json").is_file() or (path / "config_sentence_transformers.json").is_file():
         return "sentence-transformers", ["embeddings"]
+    if any(a.endswith("ForCausalLM") for a in _architectures(path)):
+        return _causal_lm_details(path)
     raise InvalidInput(
-        "Only sentence-transformers folders (with modules.json) are served from --hf-dir so "
-        "far; convert a causal language model to GGUF and register it with --gguf.",
+        "--hf-dir takes a sentence-transformers folder (with modules.json) or a causal language "
+        "model (config.json with a *ForCausalLM architecture, safetensors weights, tokenizer).",
         param="hf_dir",
     )
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Runtime = Literal["llama.cpp", "sentence-transformers"]
+Runtime = Literal["llama.cpp", "sentence-transformers", "transformers"]
 Capability = Literal["chat", "completions", "embeddings"]
 
 FORMAT_RUNTIMES: dict[str, Runtime] = {
     "gguf": "llama.cpp",
     "sentence-transformers": "sentence-transformers",
+    "transformers": "transformers",
 }
 
 

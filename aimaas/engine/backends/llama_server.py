@@ -76,7 +76,7 @@ class LlamaServerModel:
         key = secrets.token_urlsafe(32)
         threads = config.threads or os.cpu_count() or 1
         argv = [
-            str(binary), "--model", str(config.path), "--host", str(socket),
+            str(binary), "--model", str(config.path), "--alias", name, "--host", str(socket),
             "--parallel", str(config.parallel),
             "--ctx-size", str(config.context_length * config.parallel),
             "--batch-size", str(max(512, config.context_length)),
