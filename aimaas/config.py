@@ -52,6 +52,17 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
 
 
+class SecuritySettings(BaseModel):
+    key_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a checked API key is trusted without asking the database again. "
+        "Revocations through the API apply at once; by another process (the local CLI), "
+        "within this time. 0 disables the cache.",
+    )
+
+
 class EngineSettings(BaseModel):
     """How models run: memory budget, slots, threads, queues."""
 
@@ -119,6 +130,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     database: DatabaseSettings = DatabaseSettings()
     engine: EngineSettings = EngineSettings()
+    security: SecuritySettings = SecuritySettings()
     client: ClientSettings = ClientSettings()
 
     # Flat shortcuts for the settings people set most; they win over the nested form.

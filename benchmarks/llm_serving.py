@@ -32,6 +32,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -63,6 +64,7 @@ TRANSFORMERS_VENV = "transformers-venv"
 # llama-server implements ignore_eos, and what servers without ignore_eos get instead.
 NO_EOS_BIAS = {"1": -100, "106": -100}
 USAGE = {"stream_options": {"include_usage": True}}
+SECRET_FLAGS = ("--api-key", "--api_key")
 
 ALL_SERVERS = ("aimaas", "llama-server", "llama-cpp-python", "transformers")
 HOST = "127.0.0.1"
@@ -72,6 +74,10 @@ MIN_REQUESTS_PER_LEVEL = 8
 ROUNDS_PER_LEVEL = 2
 SAME_ARRIVAL_S = 1e-4  # chunks read within 0.1 ms of each other reached the client together
 READY_POLL_S = 0.5
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+QUIET_WAIT_S = 120.0
+QUIET_PCT = 15.0
+QUIET_SAMPLE_S = 2.0
 STOP_GRACE_S = 20.0
 BUILD_TIMEOUT_S = 3 * 3600
 SMALL_CMD_TIMEOUT_S = 300
@@ -120,6 +126,11 @@ LIBLLAMA_INFO_CODE = (
     "lib.llama_print_system_info.restype = ctypes.c_char_p; "
     "print(lib.llama_print_system_info().decode())"
 )
+
+AIMAAS_ENGINE_CODE = (
+    "from aimaas.config import load_settings; print(load_settings().llama_server_path or '')"
+)
+XLLAMACPP_INFO_CODE = "import xllamacpp; print('xllamacpp: ' + xllamacpp.get_system_info())"
 
 
 class Unavailable(Exception):
@@ -409,11 +420,43 @@ class ServerSpec:
     def env(self) -> dict[str, str]:
         return env_with(self.env_overrides)
 
+    @property
+    def shown_argv(self) -> list[str]:
+        """The command with its one-off API key masked, for printing and the JSON."""
+        return [
+            "<random>" if prev in SECRET_FLAGS else arg
+            for prev, arg in zip(["", *self.argv], self.argv, strict=False)
+        ]
+
 
 def llama_server_info(binary: Path) -> str:
-    """llama_print_system_info() of the libllama.so the binary was built with (this version
-    logs its system_info line only at trace verbosity)."""
-    return capture([main_python(), "-c", LIBLLAMA_INFO_CODE, binary.parent / "libllama.so"])
+    """llama_print_system_info() of the libllama.so beside the binary (this llama-server logs
+    its system_info line only at trace verbosity); for a static build, its CMake cache's CPU
+    settings instead."""
+    library = binary.parent / "libllama.so"
+    if library.exists():
+        return capture([main_python(), "-c", LIBLLAMA_INFO_CODE, library])
+    cmake_cache = binary.parent.parent / "CMakeCache.txt"
+    try:
+        lines = cmake_cache.read_text(errors="replace").splitlines()
+    except OSError:
+        return "n/a (no libllama.so and no CMakeCache.txt beside the binary)"
+    keys = ("BUILD_SHARED_LIBS", "GGML_NATIVE", "GGML_OPENMP", "GGML_CPU_ALL_VARIANTS")
+    found = [
+        f"{name}={value}"
+        for name, _, value in (line.partition(":") for line in lines)
+        if name in keys or (name.startswith("GGML_AVX") and value.endswith("=ON"))
+    ]
+    return "static build, CMakeCache: " + " ".join(v.replace("BOOL=", "") for v in found)
+
+
+def aimaas_engine_info(env: dict[str, str]) -> str:
+    """The engine aimaas runs GGUF models on: its llama-server build if it uses one (as its
+    settings resolve it), else the in-process xllamacpp."""
+    binary = capture([main_python(), "-c", AIMAAS_ENGINE_CODE], env=env)
+    if binary.startswith("/"):
+        return f"llama-server {binary}: {llama_server_info(Path(binary))}"
+    return capture([main_python(), "-c", XLLAMACPP_INFO_CODE], env=env)
 
 
 def prepare_llama_server(ctx: BenchContext) -> ServerSpec:
@@ -548,7 +591,6 @@ def prepare_aimaas(ctx: BenchContext) -> ServerSpec:
         "AIMAAS_ENGINE__CONTEXT_LENGTH": str(CTX_PER_SLOT),
     }
     env = {k: v for k, v in defaults.items() if k not in os.environ}
-    info_code = "import xllamacpp; print('xllamacpp: ' + xllamacpp.get_system_info())"
     return ServerSpec(
         name="aimaas",
         argv=argv,
@@ -563,7 +605,7 @@ def prepare_aimaas(ctx: BenchContext) -> ServerSpec:
             USAGE,
             {},
         ],
-        system_info=lambda _log: capture([python, "-c", info_code]),
+        system_info=lambda _log: aimaas_engine_info(env_with(env)),
     )
 
 
@@ -624,9 +666,10 @@ def wait_ready(proc: subprocess.Popen[bytes], spec: ServerSpec, log_path: Path) 
 
 
 @contextlib.contextmanager
-def running_server(spec: ServerSpec, log_path: Path) -> Iterator[float]:
-    """Start the server, wait for it, yield the start-up seconds; always stop it."""
-    print(f"  starting: {shlex.join(spec.argv)}  (log: {log_path})", flush=True)
+def running_server(spec: ServerSpec, log_path: Path) -> Iterator[tuple[float, int]]:
+    """Start the server, wait for it, yield the start-up seconds and its pid (which is also
+    its process group); always stop it."""
+    print(f"  starting: {shlex.join(spec.shown_argv)}  (log: {log_path})", flush=True)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             spec.argv,
@@ -638,7 +681,7 @@ def running_server(spec: ServerSpec, log_path: Path) -> Iterator[float]:
             start_new_session=True,
         )
         try:
-            yield wait_ready(proc, spec, log_path)
+            yield wait_ready(proc, spec, log_path), proc.pid
         finally:
             stop_process(proc)
 
@@ -653,6 +696,7 @@ class Target:
     model: str
     api_key: str | None
     extras: dict[str, Any]
+    server_pgid: int  # the server's process group, for its CPU time
     path: str = "/v1/completions"
 
 
@@ -886,8 +930,11 @@ class LevelStats:
     ttft_p99_ms: float | None
     itl_p50_ms: float | None
     client_cpu_s: float
+    server_cpu_pct: float  # of all cores, over the level
+    other_cpu_pct: float  # of all cores: everything else on the machine (noise)
     capped: bool
     errors: list[str]
+    repeats: int = 1
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -910,8 +957,71 @@ def client_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent not idle since boot (Linux /proc/stat)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / CLK_TCK
+    return 0.0
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User+system CPU seconds of the live processes in a process group (Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            fields = text[text.rfind(")") + 2 :].split()  # fields[0] is field 3, "state"
+            if int(fields[2]) == pgid:
+                total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
+@dataclass
+class CpuSample:
+    machine_s: float
+    server_s: float
+    client_s: float
+
+    @classmethod
+    def take(cls, server_pgid: int) -> CpuSample:
+        return cls(machine_busy_seconds(), group_cpu_seconds(server_pgid), client_cpu_seconds())
+
+
+@dataclass
+class CpuUse:
+    client_s: float
+    server_pct: float
+    other_pct: float
+
+    @classmethod
+    def between(cls, before: CpuSample, after: CpuSample, wall_s: float) -> CpuUse:
+        capacity = max(wall_s, 1e-9) * (os.cpu_count() or 1)
+        client = after.client_s - before.client_s
+        server = after.server_s - before.server_s
+        other = max(after.machine_s - before.machine_s - server - client, 0.0)
+        return cls(client, round(100 * server / capacity, 1), round(100 * other / capacity, 1))
+
+
+def wait_for_quiet(max_wait_s: float, threshold_pct: float) -> None:
+    """Wait (at most ``max_wait_s``) until the machine's busy CPU, measured over a couple of
+    seconds while the server under test is idle, is below ``threshold_pct`` of all cores: on a
+    small shared machine, anything else running (a build, a test suite) wrecks the numbers."""
+    deadline = time.monotonic() + max_wait_s
+    cores = os.cpu_count() or 1
+    busy_pct = 0.0
+    while time.monotonic() < deadline:
+        before = machine_busy_seconds()
+        time.sleep(QUIET_SAMPLE_S)
+        busy_pct = 100 * (machine_busy_seconds() - before) / (QUIET_SAMPLE_S * cores)
+        if busy_pct < threshold_pct:
+            return
+    if max_wait_s > 0:
+        print(f"  machine still {busy_pct:.0f}% busy after {max_wait_s:.0f}s; measuring anyway")
+
+
 def summarize(
-    concurrency: int, results: list[RequestResult], wall_s: float, cpu_s: float, capped: bool
+    concurrency: int, results: list[RequestResult], wall_s: float, cpu: CpuUse, capped: bool
 ) -> LevelStats:
     good = [r for r in results if r.ok]
     tokens = sum(r.tokens for r in good)
@@ -929,7 +1039,9 @@ def summarize(
         ttft_p50_ms=ms(percentile(ttfts, 50)),
         ttft_p99_ms=ms(percentile(ttfts, 99)),
         itl_p50_ms=ms(percentile(gaps, 50)),
-        client_cpu_s=round(cpu_s, 3),
+        client_cpu_s=round(cpu.client_s, 3),
+        server_cpu_pct=cpu.server_pct,
+        other_cpu_pct=cpu.other_pct,
         capped=capped,
         errors=errors[:5],
     )
@@ -958,20 +1070,27 @@ async def run_level(
         finally:
             await conn.close()
 
-    cpu0 = client_cpu_seconds()
+    before = CpuSample.take(target.server_pgid)
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - start
-    return summarize(concurrency, results, wall, client_cpu_seconds() - cpu0, capped)
+    cpu = CpuUse.between(before, CpuSample.take(target.server_pgid), wall)
+    return summarize(concurrency, results, wall, cpu, capped)
 
 
 async def warm_up(
-    spec: ServerSpec, api_key: str | None, timeout_s: float
+    spec: ServerSpec, api_key: str | None, server_pgid: int, timeout_s: float
 ) -> tuple[Target, list[str]]:
     """One request per body variant until one streams tokens (this also loads the model); the
     target to use, and why the variants before it were refused."""
     failures: list[str] = []
     for extras in spec.body_variants:
-        target = Target(port=spec.port, model=spec.model, api_key=api_key, extras=extras)
+        target = Target(
+            port=spec.port,
+            model=spec.model,
+            api_key=api_key,
+            extras=extras,
+            server_pgid=server_pgid,
+        )
         conn = Connection(spec.port)
         try:
             result = await timed_request(conn, target, PROMPTS[0], timeout_s)
@@ -980,8 +1099,10 @@ async def warm_up(
         if result.ok:
             return target, failures
         failures.append(f"extras={json.dumps(extras)}: {result.error or 'no tokens'}")
-        if result.status in (404, 405):
-            break  # the endpoint itself is missing; other extras will not help
+        if result.status in (404, 405) and "model" not in (result.error or "").lower():
+            raise Unavailable(
+                f"{spec.name} does not serve POST {target.path} (yet?): {result.error}; skipped"
+            )
     raise Unavailable(f"{spec.name}: warm-up request failed:\n  " + "\n  ".join(failures))
 
 
@@ -1001,7 +1122,8 @@ class ServerReport:
     startup_s: float | None = None
     warmup_s: float | None = None
     system_info: str = "n/a"
-    levels: list[LevelStats] = field(default_factory=list)
+    levels: list[LevelStats] = field(default_factory=list)  # one row per level (medians)
+    level_runs: list[list[LevelStats]] = field(default_factory=list)  # every repeat
 
 
 @dataclass
@@ -1011,6 +1133,9 @@ class RunOptions:
     level_cap_s: float
     request_timeout_s: float
     warmup_timeout_s: float
+    quiet_wait_s: float
+    quiet_pct: float
+    repeats: int
 
     def n_requests(self, concurrency: int) -> int:
         if self.requests_per_level is not None:
@@ -1027,16 +1152,74 @@ def resolve_api_key(spec: ServerSpec) -> str | None:
         raise Unavailable(f"{spec.name}: cannot read {spec.api_key_file}: {exc}") from exc
 
 
+def print_level(stats: LevelStats) -> None:
+    print(
+        f"  c={stats.concurrency}: {stats.ok}/{stats.sent} ok, {stats.tok_per_s} tok/s, "
+        f"TTFT p50 {stats.ttft_p50_ms} ms, ITL p50 {stats.itl_p50_ms} ms, "
+        f"server CPU {stats.server_cpu_pct}%, other CPU {stats.other_cpu_pct}%, "
+        f"client CPU {stats.client_cpu_s}s" + (" (time cap hit)" if stats.capped else ""),
+        flush=True,
+    )
+
+
+def measure_level(target: Target, concurrency: int, opts: RunOptions) -> list[LevelStats]:
+    """The level, ``opts.repeats`` times, each after waiting for a quiet machine."""
+    runs: list[LevelStats] = []
+    for _ in range(opts.repeats):
+        wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct)
+        n_requests = opts.n_requests(concurrency)
+        stats = asyncio.run(
+            run_level(target, concurrency, n_requests, opts.level_cap_s, opts.request_timeout_s)
+        )
+        print_level(stats)
+        runs.append(stats)
+    return runs
+
+
+def median_of(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 2) if present else None
+
+
+def combine_runs(runs: list[LevelStats]) -> LevelStats:
+    """Repeats of one level as one row: the median of each rate and latency, summed counts,
+    and the worst (highest) foreign CPU load seen."""
+    if len(runs) == 1:
+        return runs[0]
+    ok = sum(r.ok for r in runs)
+    tokens = sum(r.output_tokens for r in runs)
+    return LevelStats(
+        concurrency=runs[0].concurrency,
+        sent=sum(r.sent for r in runs),
+        ok=ok,
+        wall_s=round(sum(r.wall_s for r in runs), 3),
+        output_tokens=tokens,
+        tokens_per_request=round(tokens / ok, 1) if ok else 0.0,
+        tok_per_s=median_of([r.tok_per_s for r in runs]) or 0.0,
+        ttft_p50_ms=median_of([r.ttft_p50_ms for r in runs]),
+        ttft_p99_ms=median_of([r.ttft_p99_ms for r in runs]),
+        itl_p50_ms=median_of([r.itl_p50_ms for r in runs]),
+        client_cpu_s=round(sum(r.client_cpu_s for r in runs), 3),
+        server_cpu_pct=median_of([r.server_cpu_pct for r in runs]) or 0.0,
+        other_cpu_pct=max(r.other_cpu_pct for r in runs),
+        capped=any(r.capped for r in runs),
+        errors=sorted({e for r in runs for e in r.errors})[:5],
+        repeats=len(runs),
+    )
+
+
 def benchmark_server(spec: ServerSpec, ctx: BenchContext, opts: RunOptions) -> ServerReport:
     report = ServerReport(
-        name=spec.name, status="ok", command=spec.argv, env_overrides=spec.env_overrides
+        name=spec.name, status="ok", command=spec.shown_argv, env_overrides=spec.env_overrides
     )
     log_path = ctx.log_dir / f"{spec.name}.log"
-    with running_server(spec, log_path) as startup_s:
+    with running_server(spec, log_path) as (startup_s, pid):
         report.startup_s = round(startup_s, 2)
         api_key = resolve_api_key(spec)
         began = time.perf_counter()
-        target, report.refused_extras = asyncio.run(warm_up(spec, api_key, opts.warmup_timeout_s))
+        target, report.refused_extras = asyncio.run(
+            warm_up(spec, api_key, pid, opts.warmup_timeout_s)
+        )
         report.warmup_s = round(time.perf_counter() - began, 2)
         report.request_extras = target.extras
         print(
@@ -1047,22 +1230,9 @@ def benchmark_server(spec: ServerSpec, ctx: BenchContext, opts: RunOptions) -> S
         for note in report.refused_extras:
             print(f"  refused at warm-up: {note}", flush=True)
         for concurrency in opts.concurrency:
-            stats = asyncio.run(
-                run_level(
-                    target,
-                    concurrency,
-                    opts.n_requests(concurrency),
-                    opts.level_cap_s,
-                    opts.request_timeout_s,
-                )
-            )
-            print(
-                f"  c={concurrency}: {stats.ok}/{stats.sent} ok, {stats.tok_per_s} tok/s, "
-                f"TTFT p50 {stats.ttft_p50_ms} ms, ITL p50 {stats.itl_p50_ms} ms, "
-                f"client CPU {stats.client_cpu_s}s" + (" (time cap hit)" if stats.capped else ""),
-                flush=True,
-            )
-            report.levels.append(stats)
+            runs = measure_level(target, concurrency, opts)
+            report.level_runs.append(runs)
+            report.levels.append(combine_runs(runs))
         report.system_info = spec.system_info(log_path)
     return report
 
@@ -1101,6 +1271,8 @@ def results_table(reports: list[ServerReport]) -> str:
         "TTFT p50 ms",
         "TTFT p99 ms",
         "ITL p50 ms",
+        "srv CPU %",
+        "other CPU %",
         "client CPU s",
     ]
     rows = [
@@ -1113,6 +1285,8 @@ def results_table(reports: list[ServerReport]) -> str:
             fmt(s.ttft_p50_ms),
             fmt(s.ttft_p99_ms),
             fmt(s.itl_p50_ms, 2),
+            fmt(s.server_cpu_pct),
+            fmt(s.other_cpu_pct),
             fmt(s.client_cpu_s, 2),
         ]
         for r in reports
@@ -1216,6 +1390,8 @@ def print_report(
         f"model: {meta['model']}; max_tokens={MAX_TOKENS}, temperature=0, streaming "
         f"/v1/completions; threads per server: {meta['threads']}"
     )
+    if meta["repeats"] > 1:
+        print(f"each level ran {meta['repeats']} times: medians shown, other CPU % is the worst")
     print()
     print(results_table(reports))
     if ratios:
@@ -1248,6 +1424,13 @@ def parse_int_list(text: str) -> list[int]:
     return values
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def parse_servers(text: str) -> list[str]:
     names = [v.strip() for v in text.split(",") if v.strip()]
     unknown = [n for n in names if n not in ALL_SERVERS]
@@ -1274,7 +1457,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--requests-per-level",
-        type=int,
+        type=positive_int,
         default=None,
         help=f"requests per level (default: max({ROUNDS_PER_LEVEL} x concurrency, "
         f"{MIN_REQUESTS_PER_LEVEL}))",
@@ -1296,6 +1479,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         default=600.0,
         help="seconds the warm-up request (model load) may take (default: 600)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=1,
+        help="run each level this many times and report the medians (default: 1)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=QUIET_WAIT_S,
+        help="before each level, wait up to this many seconds for the rest of the machine to "
+        f"use under --quiet-pct of the CPU; 0 = never wait (default: {QUIET_WAIT_S:.0f})",
+    )
+    parser.add_argument(
+        "--quiet-pct",
+        type=float,
+        default=QUIET_PCT,
+        help=f"see --quiet-wait (default: {QUIET_PCT:.0f})",
     )
     parser.add_argument(
         "--threads",
@@ -1349,7 +1551,9 @@ def run_all(
         except Unavailable as exc:
             print(f"  unavailable: {exc}", flush=True)
             reports.append(
-                ServerReport(name=name, status="unavailable", reason=str(exc), command=spec.argv)
+                ServerReport(
+                    name=name, status="unavailable", reason=str(exc), command=spec.shown_argv
+                )
             )
     return reports
 
@@ -1365,6 +1569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level_cap_s=args.level_timeout,
         request_timeout_s=args.request_timeout,
         warmup_timeout_s=args.warmup_timeout,
+        quiet_wait_s=args.quiet_wait,
+        quiet_pct=args.quiet_pct,
+        repeats=args.repeats,
     )
     try:
         gguf = ensure_gguf(cache)
@@ -1391,6 +1598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "max_tokens": MAX_TOKENS,
         "concurrency": args.concurrency,
         "requests_per_level": {c: opts.n_requests(c) for c in args.concurrency},
+        "repeats": opts.repeats,
         "cache_dir": str(cache),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -64,6 +64,8 @@ def _llama_error(error: dict[str, Any], endpoint: Endpoint) -> AimaasError:
     return Unavailable(f"The model failed: {message}")
 
 
+SPEC_CACHE_SECONDS = 2.0
+
 # Request fields that need an optional backend feature, and the value that means "unused".
 _FEATURE_OF: dict[str, tuple[str, object]] = {
     "tools": ("tools", None),
@@ -103,9 +105,23 @@ class LLMService:
         self.metrics = metrics
         self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
         self._pending: set[Future[None]] = set()
+        self._specs: dict[tuple[str, str], tuple[ModelSpec, float]] = {}
 
     async def _spec(self, caller: Principal, ref: str) -> ModelSpec:
-        return await run_in_threadpool(find_spec, self.db, tenant_id=caller.tenant_id, ref=ref)
+        """The spec ``ref`` means for this tenant; cached briefly to keep I/O off the hot path
+        (registrations through this process's API clear the cache at once)."""
+        key = (caller.tenant_id, ref)
+        hit = self._specs.get(key)
+        if hit is not None and time.monotonic() - hit[1] < SPEC_CACHE_SECONDS:
+            return hit[0]
+        spec = await run_in_threadpool(find_spec, self.db, tenant_id=caller.tenant_id, ref=ref)
+        if len(self._specs) > 10_000:
+            self._specs.clear()
+        self._specs[key] = (spec, time.monotonic())
+        return spec
+
+    def forget_specs(self) -> None:
+        self._specs.clear()
 
     async def generate(
         self, caller: Principal, endpoint: Endpoint, request: GenerationRequest

@@ -17,6 +17,7 @@ from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.defaults import register_default_models
 from aimaas.runtime.llm import LLMService
 from aimaas.runtime.manager import ModelManager
+from aimaas.security.authenticator import Authenticator
 from aimaas.server.errors import install_error_handlers
 from aimaas.server.middleware import (
     BodyLimitMiddleware,
@@ -44,6 +45,7 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
     return Services(
         settings=settings,
         db=db,
+        authenticator=Authenticator(db, ttl_seconds=settings.security.key_cache_seconds),
         store=store,
         metrics=metrics,
         lifecycle=lifecycle,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from aimaas.errors import Forbidden, InvalidInput, Unauthorized
-from aimaas.registry import repository
-from aimaas.registry.tables import Tenant
 from aimaas.security.keys import Scope, looks_like_key
 from aimaas.security.principal import Principal
 from aimaas.server.services import Services
@@ -30,7 +28,7 @@ _BAD_KEY = (
 )
 
 
-def authenticate(request: Request, services: ServicesDep) -> Principal:
+async def authenticate(request: Request, services: ServicesDep) -> Principal:
     headers = request.headers.getlist("authorization")
     if len(headers) > 1:
         raise InvalidInput("Send exactly one Authorization header.", param="Authorization")
@@ -42,24 +40,19 @@ def authenticate(request: Request, services: ServicesDep) -> Principal:
         raise Unauthorized(_MISSING_KEY)
     if not looks_like_key(token):
         raise Unauthorized(_BAD_KEY)
-    with services.db.session() as session:
-        row = repository.find_active_key(session, plaintext=token)
-        if row is None:
-            raise Unauthorized(_BAD_KEY)
-        tenant_name = session.scalar(select(Tenant.name).where(Tenant.id == row.tenant_id))
-        return Principal(
-            key_id=row.id,
-            tenant_id=row.tenant_id,
-            tenant_name=tenant_name or "",
-            scopes=frozenset(row.scopes),
-        )
+    principal = services.authenticator.cached(token)
+    if principal is None:
+        principal = await run_in_threadpool(services.authenticator.lookup, token)
+    if principal is None:
+        raise Unauthorized(_BAD_KEY)
+    return principal
 
 
-def require_any(*scopes: Scope) -> Callable[[Principal], Principal]:
+def require_any(*scopes: Scope) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets a key through if it has any of ``scopes`` (admin has all)."""
     wanted = {scope.value for scope in scopes}
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.is_admin or principal.scopes & wanted:
             return principal
         names = " or ".join(f"'{s}'" for s in sorted(wanted))

@@ -10,6 +10,7 @@ from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.llm import LLMService
 from aimaas.runtime.manager import ModelManager
+from aimaas.security.authenticator import Authenticator
 from aimaas.server.middleware import Lifecycle
 
 
@@ -17,6 +18,7 @@ from aimaas.server.middleware import Lifecycle
 class Services:
     settings: Settings
     db: Database
+    authenticator: Authenticator
     store: ArtifactStore
     metrics: Metrics
     lifecycle: Lifecycle

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import openai
 
 from tests.postgres import free_port
 
@@ -50,6 +51,20 @@ class LiveServer:
     @property
     def admin_key(self) -> str:
         return (self.data_dir / "admin.key").read_text().strip()
+
+    def http(self, key: str | None = None) -> httpx.Client:
+        """An httpx client for this server, sending the admin key (or ``key``)."""
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {key or self.admin_key}"},
+            timeout=120,
+        )
+
+    def openai(self, key: str | None = None) -> openai.OpenAI:
+        """The official OpenAI client, pointed at this server's /v1."""
+        return openai.OpenAI(
+            base_url=f"{self.url}/v1", api_key=key or self.admin_key, max_retries=0, timeout=120
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

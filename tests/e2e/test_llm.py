@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import openai
 import pytest
@@ -79,15 +78,7 @@ def server(
 
 @pytest.fixture(scope="module")
 def client(server: LiveServer) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=f"{server.url}/v1", api_key=server.admin_key, max_retries=0, timeout=120
-    )
-
-
-def _http(server: LiveServer) -> httpx.Client:
-    return httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {server.admin_key}"}, timeout=120
-    )
+    return server.openai()
 
 
 def test_models_are_listed(client: openai.OpenAI) -> None:
@@ -237,7 +228,7 @@ def test_logit_bias_bans_the_greedy_token(server: LiveServer) -> None:
         "temperature": 0,
         "logprobs": True,
     }
-    with _http(server) as http:
+    with server.http() as http:
         first = http.post("/v1/chat/completions", json=body).json()
         token = first["choices"][0]["logprobs"]["content"][0]
         banned = http.post(
@@ -274,7 +265,7 @@ def test_greedy_outputs_are_the_same_alone_and_batched(client: openai.OpenAI) ->
 
 
 def _running(server: LiveServer, model: str) -> float:
-    with _http(server) as http:
+    with server.http() as http:
         text = http.get("/metrics").text
     for line in text.splitlines():
         if line.startswith(f'aimaas_llm_running_sequences{{model="{model}"}}'):
@@ -285,7 +276,7 @@ def _running(server: LiveServer, model: str) -> float:
 def test_disconnect_mid_stream_frees_the_slot(server: LiveServer) -> None:
     # A base model continuing a story rarely stops early: 1000 tokens keep its slot busy.
     body = {"model": BASE, "prompt": "Chapter one.", "max_tokens": 1000, "stream": True}
-    with _http(server) as http, http.stream("POST", "/v1/completions", json=body) as stream:
+    with server.http() as http, http.stream("POST", "/v1/completions", json=body) as stream:
         lines = stream.iter_lines()
         received = [next(lines) for _ in range(6)]
         assert any(line.startswith("data: ") for line in received)
@@ -302,7 +293,7 @@ def test_queue_overflow_is_429_with_retry_after(server: LiveServer) -> None:
     retry_after: list[str] = []
 
     def call() -> None:
-        with _http(server) as http:
+        with server.http() as http:
             response = http.post("/v1/completions", json=body)
             statuses.append(response.status_code)
             if response.status_code == 429:
@@ -351,7 +342,7 @@ def test_invalid_parameters_are_400_naming_them(
 ) -> None:
     body = {"model": CHAT, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
     body.update(patch)
-    with _http(server) as http:
+    with server.http() as http:
         response = http.post("/v1/chat/completions", json=body)
     expected = 404 if param == "model" else 400
     assert response.status_code == expected, response.text
@@ -361,7 +352,7 @@ def test_invalid_parameters_are_400_naming_them(
 def test_tools_on_a_model_whose_template_cannot_call_them_are_400(server: LiveServer) -> None:
     tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
     body = {"model": CHAT, "messages": [{"role": "user", "content": "hi"}], "tools": [tool]}
-    with _http(server) as http:
+    with server.http() as http:
         response = http.post("/v1/chat/completions", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "tools"
@@ -369,7 +360,7 @@ def test_tools_on_a_model_whose_template_cannot_call_them_are_400(server: LiveSe
 
 def test_nan_temperature_is_400(server: LiveServer) -> None:
     raw = '{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'
-    with _http(server) as http:
+    with server.http() as http:
         response = http.post(
             "/v1/chat/completions",
             content=raw % CHAT,
@@ -442,7 +433,7 @@ def test_usage_is_recorded_and_metrics_are_exported(
         ).fetchall()
     assert any(prompt > 0 and completion == 3 for _, _, prompt, completion in rows)
     assert all(completion > 0 for _, _, _, completion in rows)
-    with _http(server) as http:
+    with server.http() as http:
         metrics = http.get("/metrics").text
     for name in (
         "aimaas_llm_time_to_first_token_seconds_bucket",
@@ -457,12 +448,12 @@ def test_usage_is_recorded_and_metrics_are_exported(
 
 
 def test_a_key_without_infer_scope_cannot_generate(server: LiveServer) -> None:
-    with _http(server) as http:
+    with server.http() as http:
         http.post("/v1/admin/tenants", json={"name": "readers"}).raise_for_status()
         key = http.post(
             "/v1/admin/keys", json={"tenant": "readers", "scopes": ["models:read"]}
         ).json()["key"]
-    reader = openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+    reader = server.openai(key)
     with pytest.raises(openai.PermissionDeniedError):
         reader.chat.completions.create(model=CHAT, messages=[{"role": "user", "content": "hi"}])
 
@@ -470,7 +461,7 @@ def test_a_key_without_infer_scope_cannot_generate(server: LiveServer) -> None:
 def test_kill_9_leaves_no_llama_server_behind(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data", env={"AIMAAS_ENGINE__GGUF_BACKEND": "llama-server"})
     try:
-        with _http(server) as http:
+        with server.http() as http:
             response = http.post(
                 "/v1/completions", json={"model": BASE, "prompt": "Hi", "max_tokens": 2}
             )
@@ -490,7 +481,7 @@ def test_sigterm_drains_running_sequences(tmp_path: Path) -> None:
     body = {"model": BASE, "prompt": "Once upon a time", "max_tokens": 40, "stream": True}
     lines: list[str] = []
     try:
-        with _http(server) as http, http.stream("POST", "/v1/completions", json=body) as stream:
+        with server.http() as http, http.stream("POST", "/v1/completions", json=body) as stream:
             for line in stream.iter_lines():
                 if line:
                     lines.append(line)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
@@ -114,15 +113,7 @@ def server(registered: tuple[Path, dict[str, object]]) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def client(server: LiveServer) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=f"{server.url}/v1", api_key=server.admin_key, max_retries=0, timeout=120
-    )
-
-
-def _http(server: LiveServer) -> httpx.Client:
-    return httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {server.admin_key}"}, timeout=120
-    )
+    return server.openai()
 
 
 def _complete(client: openai.OpenAI, prompt: str, max_tokens: int = 16, **extra: object) -> str:
@@ -133,7 +124,7 @@ def _complete(client: openai.OpenAI, prompt: str, max_tokens: int = 16, **extra:
 
 
 def _metric(server: LiveServer, prefix: str) -> float:
-    with _http(server) as http:
+    with server.http() as http:
         text = http.get("/metrics").text
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
@@ -276,7 +267,7 @@ def test_unsupported_parameters_are_400_naming_them(
     server: LiveServer, patch: dict[str, object], param: str
 ) -> None:
     body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
-    with _http(server) as http:
+    with server.http() as http:
         response = http.post("/v1/chat/completions", json={**body, **patch})
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
@@ -291,7 +282,7 @@ def test_disconnect_mid_stream_cancels_the_sequence(server: LiveServer) -> None:
     before = _metric(server, aborted)
     body = {"model": MODEL, "prompt": "tell me a long story", "max_tokens": CONTEXT - 64}
     with (
-        _http(server) as http,
+        server.http() as http,
         http.stream("POST", "/v1/completions", json={**body, "stream": True}) as stream,
     ):
         lines = stream.iter_lines()
@@ -312,7 +303,7 @@ def test_a_bfloat16_base_model_serves_completions_only(
     template: completions only."""
     folder = root / "tiny-llama-bf16"
     build_tiny_llama(folder, dtype="bfloat16", chat=False)
-    with _http(server) as http:
+    with server.http() as http:
         added = http.post(
             "/v1/admin/models",
             json={"name": "tiny-base", "hf_dir": str(folder), "context_length": 128},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -73,13 +74,28 @@ def test_revoked_key_is_401_at_once(api: Api) -> None:
     assert api.client.get("/v1/models", headers=api.auth(str(key["key"]))).status_code == 401
 
 
-def test_expired_key_is_401(api: Api) -> None:
+def test_expired_key_is_401_even_while_cached(api: Api) -> None:
+    api.create_tenant("acme")
+    soon = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
+    key = str(api.create_key("acme", ["models:read"], expires_at=soon)["key"])
+    assert api.client.get("/v1/models", headers=api.auth(key)).status_code == 200
+    time.sleep(2.0)
+    assert api.client.get("/v1/models", headers=api.auth(key)).status_code == 401
+
+
+def test_revocation_by_another_process_holds_within_the_cache_time(api: Api) -> None:
     api.create_tenant("acme")
     key = api.create_key("acme", ["models:read"])
+    assert api.client.get("/v1/models", headers=api.auth(str(key["key"]))).status_code == 200
     services = api.client.app.state.services  # type: ignore[attr-defined]
-    with services.db.session() as session:
-        row = next(r for r in repository.list_keys(session) if r.id == key["id"])
-        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    with services.db.session() as session:  # as `aimaas keys revoke` does, from outside
+        repository.revoke_key(session, key_id=str(key["id"]))
+    ttl = api.settings.security.key_cache_seconds
+    deadline = time.monotonic() + ttl + 2
+    while time.monotonic() < deadline:
+        if api.client.get("/v1/models", headers=api.auth(str(key["key"]))).status_code == 401:
+            break
+        time.sleep(0.25)
     assert api.client.get("/v1/models", headers=api.auth(str(key["key"]))).status_code == 401
 
 

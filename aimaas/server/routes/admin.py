@@ -51,10 +51,14 @@ def list_keys(services: ServicesDep, _: AdminKey) -> KeyList:
 
 @router.delete("/keys/{key_id}")
 def revoke_key(key_id: str, services: ServicesDep, _: AdminKey) -> KeyOut:
-    return admin.revoke_key(services.db, key_id=key_id)
+    revoked = admin.revoke_key(services.db, key_id=key_id)
+    services.authenticator.forget_all()  # the revocation holds from the next request on
+    return revoked
 
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)
 def register_model(body: ModelRegister, services: ServicesDep, _: AdminKey) -> ModelRegistered:
     """Register a GGUF file or sentence-transformers folder on the server's disk."""
-    return register_local_model(services.db, body)
+    registered = register_local_model(services.db, body)
+    services.llm.forget_specs()  # serve the new version from the next request on
+    return registered
