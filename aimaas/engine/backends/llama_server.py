@@ -22,10 +22,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from aimaas.engine.admission import Admission
 from aimaas.engine.backends.llamacpp import LlamaCppConfig, estimate_memory_bytes, llama_features
+from aimaas.engine.backends.uds_http import UnixHTTPClient
 from aimaas.engine.gguf import read_gguf
 from aimaas.engine.types import Chunk, Endpoint
 from aimaas.errors import Unavailable
@@ -58,7 +57,7 @@ class LlamaServerModel:
         self._process = process
         self._socket = socket
         self._key = key
-        self._client: httpx.AsyncClient | None = None
+        self._client: UnixHTTPClient | None = None
 
     @classmethod
     async def start(
@@ -100,14 +99,12 @@ class LlamaServerModel:
             raise
         return model
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> UnixHTTPClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                transport=httpx.AsyncHTTPTransport(uds=str(self._socket)),
-                base_url="http://llama",
+            self._client = UnixHTTPClient(
+                str(self._socket),
                 headers={"Authorization": f"Bearer {self._key}"},
-                timeout=httpx.Timeout(None, connect=10),
-                limits=httpx.Limits(max_connections=self.admission.capacity + 4),
+                max_idle=self.admission.capacity,
             )
         return self._client
 
@@ -118,9 +115,11 @@ class LlamaServerModel:
             if self._process.poll() is not None:
                 raise Unavailable(f"llama-server for '{self.name}' exited while starting.")
             try:
-                if (await self._http().get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
+                async with self._http().request("GET", "/health") as response:
+                    await response.read()
+                    if response.status == 200:
+                        return
+            except (OSError, ValueError, asyncio.IncompleteReadError):
                 pass
             await asyncio.sleep(0.1)
         raise Unavailable(f"llama-server for '{self.name}' did not start in {timeout:.0f}s.")
@@ -143,18 +142,17 @@ class LlamaServerModel:
         self.admission.enter(self.name)
         try:
             request = {**body, "stream": True}
-            async with self._http().stream("POST", _PATHS[endpoint], json=request) as response:
-                if response.status_code >= 400:
-                    yield _error_chunk(await response.aread(), response.status_code)
+            async with self._http().request("POST", _PATHS[endpoint], request) as response:
+                if response.status >= 400:
+                    yield _error_chunk(await response.read(), response.status)
                     return
-                async for line in response.aiter_lines():
-                    if not line.startswith("data: "):
+                async for line in response.lines():
+                    if not line.startswith(b"data: "):
                         continue
-                    data = line[6:]
-                    if data == "[DONE]":
-                        return
-                    yield json.loads(data)
-        except httpx.TransportError as exc:
+                    if line == b"data: [DONE]":
+                        continue  # read on to the end, so the connection can be reused
+                    yield json.loads(line[6:])
+        except (OSError, asyncio.IncompleteReadError) as exc:
             raise Unavailable(f"llama-server for '{self.name}' is not answering.") from exc
         finally:
             self.admission.leave()
