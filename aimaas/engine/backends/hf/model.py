@@ -361,14 +361,13 @@ def _load(path: Path, dtype: Any) -> tuple[Any, Any]:
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
-    options: dict[str, Any] = {
-        "dtype": dtype,
-        "local_files_only": True,
-        "use_safetensors": True,
-        "trust_remote_code": False,
-    }
+    options: dict[str, Any] = {"dtype": dtype, "use_safetensors": True, "trust_remote_code": False}
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa", **options)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, local_files_only=True, attn_implementation="sdpa", **options
+        )
     except ValueError:  # an architecture without SDPA: the engine pages eager attention
-        model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager", **options)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, local_files_only=True, attn_implementation="eager", **options
+        )
     return tokenizer, model.eval()  # type: ignore[no-untyped-call]
