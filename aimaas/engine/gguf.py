@@ -7,10 +7,10 @@ skipped (the tokenizer's vocabulary is one), strings are bounded.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from aimaas.errors import InvalidInput
 
@@ -68,25 +68,46 @@ class GgufInfo:
 
 
 class _Reader:
-    def __init__(self, stream: BinaryIO, size: int) -> None:
-        self.stream = stream
-        self.size = size
+    """Reads the header out of a memory map: bounds-checked, no copies for skipped arrays."""
+
+    def __init__(self, buffer: mmap.mmap) -> None:
+        self.buffer = buffer
+        self.size = len(buffer)
+        self.pos = 0
+
+    def _need(self, n: int) -> None:
+        if n < 0 or self.pos + n > self.size:
+            raise InvalidInput("The GGUF file ends inside its header.")
 
     def read(self, n: int) -> bytes:
-        data = self.stream.read(n)
-        if len(data) != n:
-            raise InvalidInput("The GGUF file ends inside its header.")
+        self._need(n)
+        data = self.buffer[self.pos : self.pos + n]
+        self.pos += n
         return data
 
     def unpack(self, fmt: str) -> int | float | bool:
-        value: int | float | bool = struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
+        size = struct.calcsize(fmt)
+        self._need(size)
+        value: int | float | bool = struct.unpack_from(fmt, self.buffer, self.pos)[0]
+        self.pos += size
         return value
 
     def string(self) -> str:
         length = int(self.unpack("<Q"))
-        if length > MAX_STRING or length > self.size:
+        if length > MAX_STRING:
             raise InvalidInput("The GGUF header has a string longer than the file allows.")
         return self.read(length).decode("utf-8", errors="replace")
+
+    def skip_strings(self, count: int) -> None:
+        """Skip an array of strings (a vocabulary: often 100,000+ entries) quickly."""
+        buffer, pos, size, unpack_from = self.buffer, self.pos, self.size, struct.unpack_from
+        for _ in range(count):
+            if pos + 8 > size:
+                raise InvalidInput("The GGUF file ends inside its header.")
+            pos += 8 + unpack_from("<Q", buffer, pos)[0]
+        if pos > size:
+            raise InvalidInput("The GGUF file ends inside its header.")
+        self.pos = pos
 
     def value(self, kind: int) -> object:
         if kind in _SCALARS:
@@ -99,7 +120,11 @@ class _Reader:
             if count > self.size:
                 raise InvalidInput("The GGUF header has an array larger than the file.")
             if item_kind in _SCALARS:
-                self.stream.seek(count * struct.calcsize(_SCALARS[item_kind]), 1)
+                length = count * struct.calcsize(_SCALARS[item_kind])
+                self._need(length)
+                self.pos += length
+            elif item_kind == _STRING:
+                self.skip_strings(count)
             else:
                 for _ in range(count):
                     self.value(item_kind)
@@ -109,20 +134,25 @@ class _Reader:
 
 def read_gguf(path: Path) -> GgufInfo:
     """Parse and check a GGUF header; raises InvalidInput for anything that is not one."""
-    size = path.stat().st_size
     with path.open("rb") as stream:
-        reader = _Reader(stream, size)
-        if reader.read(4) != MAGIC:
-            raise InvalidInput(f"{path.name} is not a GGUF file (bad magic bytes).")
-        version = int(reader.unpack("<I"))
-        if version not in (2, 3):
-            raise InvalidInput(f"GGUF version {version} is not supported (2 or 3).")
-        tensor_count = int(reader.unpack("<Q"))
-        kv_count = int(reader.unpack("<Q"))
-        if tensor_count > MAX_TENSORS or kv_count > MAX_KV:
-            raise InvalidInput("The GGUF header declares an implausible number of entries.")
-        metadata: dict[str, object] = {}
-        for _ in range(kv_count):
-            key = reader.string()
-            metadata[key] = reader.value(int(reader.unpack("<I")))
+        if path.stat().st_size < 4:
+            raise InvalidInput(f"{path.name} is not a GGUF file (too short).")
+        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
+            return _parse(_Reader(buffer), path.name)
+
+
+def _parse(reader: _Reader, name: str) -> GgufInfo:
+    if reader.read(4) != MAGIC:
+        raise InvalidInput(f"{name} is not a GGUF file (bad magic bytes).")
+    version = int(reader.unpack("<I"))
+    if version not in (2, 3):
+        raise InvalidInput(f"GGUF version {version} is not supported (2 or 3).")
+    tensor_count = int(reader.unpack("<Q"))
+    kv_count = int(reader.unpack("<Q"))
+    if tensor_count > MAX_TENSORS or kv_count > MAX_KV:
+        raise InvalidInput("The GGUF header declares an implausible number of entries.")
+    metadata: dict[str, object] = {}
+    for _ in range(kv_count):
+        key = reader.string()
+        metadata[key] = reader.value(int(reader.unpack("<I")))
     return GgufInfo(version=version, tensor_count=tensor_count, metadata=metadata)

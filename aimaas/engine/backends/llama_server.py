@@ -25,7 +25,7 @@ from typing import Any
 from aimaas.engine.admission import Admission
 from aimaas.engine.backends.llamacpp import LlamaCppConfig, estimate_memory_bytes, llama_features
 from aimaas.engine.backends.uds_http import UnixHTTPClient
-from aimaas.engine.gguf import read_gguf
+from aimaas.engine.gguf import GgufInfo, read_gguf
 from aimaas.engine.types import Chunk, Endpoint
 from aimaas.errors import Unavailable
 
@@ -46,10 +46,11 @@ class LlamaServerModel:
         process: subprocess.Popen[bytes],
         socket: Path,
         key: str,
+        info: GgufInfo,
     ) -> None:
         self.name = name
         self.config = config
-        self.info = read_gguf(config.path)
+        self.info = info
         self.admission = Admission(max_running=config.parallel, max_waiting=config.max_queue)
         self.memory_bytes = estimate_memory_bytes(
             self.info, config.path.stat().st_size, config.context_length * config.parallel
@@ -91,7 +92,8 @@ class LlamaServerModel:
             stderr=None if log else subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
         )
-        model = cls(name, config, process, socket, key)
+        info = await asyncio.to_thread(read_gguf, config.path)  # off the event loop
+        model = cls(name, config, process, socket, key, info)
         try:
             await model._wait_ready(timeout)
         except BaseException:
