@@ -287,6 +287,17 @@ def test_disconnect_mid_stream_frees_the_slot(server: LiveServer) -> None:
     assert _running(server, BASE) == 0.0
 
 
+def test_requests_after_an_idle_pause_still_work(server: LiveServer) -> None:
+    """The engine closes idle keep-alive connections (llama-server after 5 s); the next
+    request must not fail on one of them."""
+    body = {"model": BASE, "prompt": "Hello", "max_tokens": 2}
+    with server.http() as http:
+        assert http.post("/v1/completions", json=body).status_code == 200
+        time.sleep(6)
+        for _ in range(3):
+            assert http.post("/v1/completions", json=body).status_code == 200
+
+
 def test_queue_overflow_is_429_with_retry_after(server: LiveServer) -> None:
     body = {"model": "tiny-queue", "prompt": "Once upon a time", "max_tokens": 48}
     statuses: list[int] = []

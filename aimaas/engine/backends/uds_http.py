@@ -9,6 +9,7 @@ the client going away and aborts the sequence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -65,13 +66,35 @@ class UnixHTTPClient:
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._max_idle = max_idle
 
-    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        """A connection, and whether it was reused from the pool."""
         while self._idle:
             reader, writer = self._idle.pop()
             if not writer.is_closing() and not reader.at_eof():
-                return reader, writer
+                return reader, writer, True
             writer.close()
-        return await asyncio.open_unix_connection(self.path, limit=1 << 20)
+        reader, writer = await asyncio.open_unix_connection(self.path, limit=1 << 20)
+        return reader, writer, False
+
+    async def _send(
+        self, request: bytes
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+        """Send ``request`` and read the status line. A pooled connection the server has
+        closed meanwhile (keep-alive timeout) fails before any answer; the request then goes
+        once more on a fresh connection, which is safe because nothing was processed."""
+        while True:
+            reader, writer, reused = await self._connection()
+            try:
+                writer.write(request)
+                await writer.drain()
+                status_line = await reader.readline()
+            except (ConnectionError, BrokenPipeError):
+                status_line = b""
+            if status_line:
+                return reader, writer, status_line
+            writer.close()
+            if not reused:
+                raise ConnectionResetError("llama-server closed the connection")
 
     @asynccontextmanager
     async def request(
@@ -82,13 +105,9 @@ class UnixHTTPClient:
         if payload is not None:
             head += "Content-Type: application/json\r\n"
         head += f"Content-Length: {len(body)}\r\n\r\n"
-        reader, writer = await self._connection()
+        reader, writer, status_line = await self._send(head.encode() + body)
         response: Response | None = None
         try:
-            writer.write(head.encode() + body)
-            status_line = await reader.readline()
-            if not status_line:
-                raise ConnectionResetError("llama-server closed the connection")
             headers: dict[str, str] = {}
             while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
                 name, _, value = line.decode("latin-1").partition(":")
@@ -108,6 +127,9 @@ class UnixHTTPClient:
                 writer.close()
 
     async def aclose(self) -> None:
-        for _, writer in self._idle:
+        idle, self._idle = self._idle, []
+        for _, writer in idle:
             writer.close()
-        self._idle.clear()
+        for _, writer in idle:
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
