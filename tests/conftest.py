@@ -68,8 +68,5 @@ def api(settings: Settings) -> Iterator[Api]:
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """``aimaas serve`` as a real process on a free port, logging JSON lines."""
-    server = start_server(tmp_path / "data", args=["--log-format", "json"])
-    try:
+    with start_server(tmp_path / "data", args=["--log-format", "json"]) as server:
         yield server
-    finally:
-        server.stop()

@@ -131,15 +131,7 @@ def join_chat(chunks: Iterable[Chunk]) -> Chunk:
                 "finish_reason": choice["finish"] or "stop",
             }
         )
-    return {
-        "id": head.get("id", ""),
-        "object": "chat.completion",
-        "created": head.get("created", 0),
-        "model": head.get("model", ""),
-        "system_fingerprint": FINGERPRINT,
-        "choices": out_choices,
-        "usage": usage,
-    }
+    return _envelope(head, "chat.completion", out_choices, usage)
 
 
 def join_completion(chunks: Iterable[Chunk]) -> Chunk:
@@ -167,13 +159,10 @@ def join_completion(chunks: Iterable[Chunk]) -> Chunk:
                 offsets.append(position)
                 position += len(token)
             logprobs["text_offset"] = offsets
-    return {
-        "id": head.get("id", ""),
-        "object": "text_completion",
-        "created": head.get("created", 0),
-        "model": head.get("model", ""),
-        "system_fingerprint": FINGERPRINT,
-        "choices": [
+    return _envelope(
+        head,
+        "text_completion",
+        [
             {
                 "index": i,
                 "text": choices[i]["text"],
@@ -182,5 +171,20 @@ def join_completion(chunks: Iterable[Chunk]) -> Chunk:
             }
             for i in sorted(choices)
         ],
+        usage,
+    )
+
+
+def _envelope(
+    head: Chunk, object_: str, choices: list[dict[str, Any]], usage: dict[str, int] | None
+) -> Chunk:
+    """The complete response around joined choices, with the stream's id and time."""
+    return {
+        "id": head.get("id", ""),
+        "object": object_,
+        "created": head.get("created", 0),
+        "model": head.get("model", ""),
+        "system_fingerprint": FINGERPRINT,
+        "choices": choices,
         "usage": usage,
     }

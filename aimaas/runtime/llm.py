@@ -7,7 +7,7 @@ import base64
 import logging
 import time
 from collections.abc import AsyncGenerator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -104,7 +104,6 @@ class LLMService:
         self.manager = manager
         self.metrics = metrics
         self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
-        self._pending: set[Future[None]] = set()
         self._specs: dict[tuple[str, str], tuple[ModelSpec, float]] = {}
 
     async def _spec(self, caller: Principal, ref: str) -> ModelSpec:
@@ -256,9 +255,7 @@ class LLMService:
             except Exception:
                 log.exception("could not record usage for %s", model)
 
-        future = self._recorder.submit(write)
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
+        self._recorder.submit(write)  # close() waits for what is queued
 
     async def embed(self, caller: Principal, request: EmbeddingRequest) -> EmbeddingResponse:
         spec = await self._spec(caller, request.model)

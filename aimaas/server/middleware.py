@@ -29,7 +29,6 @@ class Lifecycle:
     """Shared with the process that runs the app: it sets ``draining`` on SIGTERM."""
 
     draining: bool = False
-    in_flight: int = 0
 
 
 class RequestContextMiddleware:
@@ -89,8 +88,8 @@ class RequestContextMiddleware:
 
 
 class DrainMiddleware:
-    """Counts in-flight requests; once draining, new requests get 503 and the connection
-    is closed, while those already running finish."""
+    """Once draining, new requests get 503 and the connection is closed, while those already
+    running finish."""
 
     def __init__(self, app: ASGIApp, *, lifecycle: Lifecycle) -> None:
         self.app = app
@@ -110,11 +109,7 @@ class DrainMiddleware:
             response.headers["Connection"] = "close"
             await response(scope, receive, send)
             return
-        self.lifecycle.in_flight += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.lifecycle.in_flight -= 1
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

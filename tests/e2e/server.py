@@ -66,6 +66,12 @@ class LiveServer:
             base_url=f"{self.url}/v1", api_key=key or self.admin_key, max_retries=0, timeout=120
         )
 
+    def __enter__(self) -> LiveServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

@@ -69,11 +69,8 @@ def server(
         timeout=120,
     )
     env = {"AIMAAS_ENGINE__PARALLEL": "8", "AIMAAS_ENGINE__GGUF_BACKEND": backend}
-    server = start_server(data_dir, env=env)
-    try:
+    with start_server(data_dir, env=env) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -104,11 +104,8 @@ def registered(root: Path) -> tuple[Path, dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def server(registered: tuple[Path, dict[str, object]]) -> Iterator[LiveServer]:
-    server = start_server(registered[0], env={"AIMAAS_ENGINE__DEFAULT_MODELS": "false"})
-    try:
+    with start_server(registered[0], env={"AIMAAS_ENGINE__DEFAULT_MODELS": "false"}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
