@@ -1,0 +1,122 @@
+"""Shared data builders for the learn tests: scikit-learn's bundled datasets in our Dataset
+shapes, and small generated text tasks whose answers are known."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from aimaas.learn.dataset import Dataset
+from aimaas.learn.servable import TrainedModel
+
+TOPICS = {
+    "sports": "goal match team score player coach league referee stadium season ball win",
+    "food": "pasta sauce bread cheese oven recipe spice soup salad butter garlic bake",
+    "tech": "laptop server code network chip software cloud battery screen data kernel app",
+}
+FILLER = [
+    "the",
+    "a",
+    "is",
+    "was",
+    "very",
+    "really",
+    "and",
+    "of",
+    "to",
+    "in",
+    "it",
+    "this",
+    "that",
+    "my",
+    "our",
+]
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread: the tests stay fast on a busy 2-core machine (spinning
+    OpenMP threads slow each other down many times over) and results do not depend on
+    the thread count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def no_events(event: dict[str, Any]) -> None:
+    pass
+
+
+def never() -> bool:
+    return False
+
+
+def digits(kind: str) -> tuple[Dataset, Dataset]:
+    """load_digits as ``images`` (uint8 [N, 8, 8, 1], 0..16 scaled to 0..255) or as
+    ``tensor`` sequences [N, 8, 8] (8 steps of 8 pixels); a stratified 75/25 split."""
+    data = load_digits()
+    if kind == "images":
+        features: np.ndarray = np.round(data.images * 255 / 16).astype(np.uint8)[..., None]
+    else:
+        features = data.images.astype(np.float32)
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, data.target, test_size=0.25, random_state=0, stratify=data.target
+    )
+    return (
+        Dataset(kind, features=x_train, targets=y_train),  # type: ignore[arg-type]
+        Dataset(kind, features=x_test, targets=y_test),  # type: ignore[arg-type]
+    )
+
+
+def topic_texts(n: int, seed: int) -> Dataset:
+    """Sentences of 3 to 14 words: filler, words of the sentence's topic and, in half of
+    them, one word of another topic; the label is the topic."""
+    rng = np.random.default_rng(seed)
+    names = sorted(TOPICS)
+    texts, labels = [], []
+    for _ in range(n):
+        topic = names[int(rng.integers(len(names)))]
+        length = int(rng.integers(3, 15))
+        words = [
+            str(rng.choice(TOPICS[topic].split()))
+            if rng.random() < 0.4
+            else str(rng.choice(FILLER))
+            for _ in range(length)
+        ]
+        words[int(rng.integers(length))] = str(rng.choice(TOPICS[topic].split()))
+        if rng.random() < 0.5:
+            other = names[(names.index(topic) + 1 + int(rng.integers(2))) % 3]
+            words.insert(int(rng.integers(length)), str(rng.choice(TOPICS[other].split())))
+        texts.append(" ".join(words).capitalize() + ".")
+        labels.append(topic)
+    return Dataset("text", texts=texts, targets=np.asarray(labels, dtype=object))
+
+
+def cluster_corpus(
+    clusters: int = 5, size: int = 8, sentences: int = 600, seed: int = 0
+) -> tuple[Dataset, dict[str, int]]:
+    """Each sentence is 8 words of one cluster, so a cluster's words share their contexts;
+    returns the corpus and each word's cluster."""
+    rng = np.random.default_rng(seed)
+    words = {f"w{c}x{i}": c for c in range(clusters) for i in range(size)}
+    by_cluster = [[w for w, c in words.items() if c == k] for k in range(clusters)]
+    texts = [
+        " ".join(rng.choice(by_cluster[int(rng.integers(clusters))], size=8))
+        for _ in range(sentences)
+    ]
+    return Dataset("text", texts=texts), words
+
+
+def same_tensors(a: TrainedModel, b: TrainedModel) -> bool:
+    return a.weights.keys() == b.weights.keys() and all(
+        torch.equal(a.weights[k], b.weights[k]) for k in a.weights
+    )
