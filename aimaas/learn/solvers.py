@@ -4,6 +4,7 @@ in float64 so both land where scikit-learn does."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 
@@ -38,14 +39,15 @@ def fit_lbfgs(
     check_stop: Callable[[], None],
     report: Callable[[int, int, float], None],
 ) -> float:
-    """Minimise mean cross-entropy + (l2 / 2N)·‖W‖²; ``report(round, rounds, loss)`` after
-    every ROUND iterations. Returns the final objective."""
+    """Minimise mean cross-entropy + (l2 / 2N)·‖W‖² on a float64 copy of ``network``,
+    copying the weights back and calling ``report(round, rounds, loss)`` every ROUND
+    iterations. Returns the final objective."""
     assert examples.features is not None and examples.targets is not None
     x, y = examples.features.double(), examples.targets
     penalty = l2 / (2 * len(y))
-    network.double()
+    precise = copy.deepcopy(network).double()
     optimizer = torch.optim.LBFGS(
-        network.parameters(),
+        precise.parameters(),
         lr=1.0,
         max_iter=ROUND,
         history_size=20,
@@ -57,19 +59,19 @@ def fit_lbfgs(
     def objective() -> Tensor:
         check_stop()
         optimizer.zero_grad()
-        loss = F.cross_entropy(network(x), y) + penalty * network.penalized().pow(2).sum()
+        loss = F.cross_entropy(precise(x), y) + penalty * precise.penalized().pow(2).sum()
         loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
     rounds = math.ceil(max_iter / ROUND)
-    state = optimizer.state[next(iter(network.parameters()))]
+    state = optimizer.state[next(iter(precise.parameters()))]
     for done in range(1, rounds + 1):
         before = int(state.get("n_iter", 0))
         optimizer.step(objective)  # type: ignore[no-untyped-call]
         with torch.no_grad():
-            loss = F.cross_entropy(network(x), y) + penalty * network.penalized().pow(2).sum()
+            loss = F.cross_entropy(precise(x), y) + penalty * precise.penalized().pow(2).sum()
+            network.load_state_dict({k: v.float() for k, v in precise.state_dict().items()})
         report(done, rounds, float(loss))
         if int(state.get("n_iter", 0)) - before < ROUND:  # converged within the round
             break
-    network.float()
     return float(loss)

@@ -3,6 +3,7 @@ shapes, and small generated text tasks whose answers are known."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from aimaas.learn import trainer
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import TrainedModel
 
@@ -120,3 +122,37 @@ def same_tensors(a: TrainedModel, b: TrainedModel) -> bool:
     return a.weights.keys() == b.weights.keys() and all(
         torch.equal(a.weights[k], b.weights[k]) for k in a.weights
     )
+
+
+# The trained models the quality and serving tests share, each trained once per session.
+RECIPES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "cnn-digits": ("cnn", "images", {"epochs": 15}),
+    "lstm-digits": ("rnn", "tensor", {"epochs": 15, "cell": "lstm"}),
+    "gru-digits": ("rnn", "tensor", {"epochs": 15, "cell": "gru"}),
+    "transformer-digits": ("transformer", "tensor", {"epochs": 12}),
+    "lstm-topics": ("rnn", "text", {"epochs": 8, "cell": "lstm"}),
+    "gru-topics": ("rnn", "text", {"epochs": 8, "cell": "gru"}),
+    "transformer-topics": ("transformer", "text", {"epochs": 8, "positional_encoding": "learned"}),
+}
+
+
+@functools.cache
+def trained(name: str) -> tuple[TrainedModel, Dataset]:
+    """The model ``name`` of RECIPES and its held-out data."""
+    algorithm, kind, params = RECIPES[name]
+    if kind == "text":
+        train, test = topic_texts(600, seed=0), topic_texts(300, seed=1)
+    else:
+        train, test = digits(kind)
+    with one_thread():
+        model = trainer.train(
+            algorithm,
+            train,
+            test,
+            params,
+            seed=0,
+            checkpoint_dir=None,
+            on_event=no_events,
+            should_stop=never,
+        )
+    return model, test

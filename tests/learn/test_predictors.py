@@ -1,0 +1,292 @@
+"""Serving: artifacts round-trip to the in-memory model's outputs, requests are checked row
+by row, padding never leaks between rows, and a tampered artifact is refused."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load, save
+from sklearn.datasets import load_iris
+
+from aimaas.errors import InvalidInput
+from aimaas.learn import architectures, artifacts, specs, trainer
+from aimaas.learn.dataset import Dataset
+from aimaas.learn.servable import Predictor, TrainedModel
+from tests.learn import cluster_corpus, never, no_events, one_thread, trained
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+def iris(algorithm: str = "mlp", **params: Any) -> tuple[TrainedModel, Dataset]:
+    data = load_iris()
+    names = ["sepal length", "sepal width", "petal length", "petal width"]
+    labels = np.asarray(data.target_names)[data.target]  # strings: setosa, versicolor, ...
+    dataset = Dataset("table", features=data.data, targets=labels, feature_names=names)
+    model = trainer.train(
+        algorithm,
+        dataset,
+        None,
+        {"epochs": 30} | params,
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+    return model, dataset
+
+
+@pytest.fixture(scope="module")
+def iris_model() -> tuple[TrainedModel, Dataset]:
+    return iris()
+
+
+@pytest.fixture(scope="module")
+def word2vec() -> Predictor:
+    corpus, _ = cluster_corpus(sentences=200)
+    model = trainer.train(
+        "word2vec",
+        corpus,
+        None,
+        {"epochs": 2, "embedding_dim": 16},
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+    return artifacts.load_predictor(*artifacts.save(model))
+
+
+def in_memory(model: TrainedModel, dataset: Dataset) -> np.ndarray:
+    """The trained network's raw outputs, straight from its tensors and the training-time
+    encoding, with no bytes and no predictor in between."""
+    spec = specs.read(json.dumps(model.spec).encode())
+    network = architectures.build(spec.algorithm, spec.config)
+    network.load_state_dict(model.weights)
+    examples = spec.encoding.examples(dataset, spec.task, param="test")
+    batch = examples.batch(torch.arange(len(examples)))
+    with torch.inference_mode():
+        out: torch.Tensor = network.eval()(batch.inputs, batch.lengths)
+    return out.numpy()
+
+
+def served_outputs(predictor: Predictor, dataset: Dataset) -> list[dict[str, np.ndarray]]:
+    if dataset.kind == "text":
+        return predictor.run(predictor.prepare_instances(list(dataset.texts or [])))
+    assert dataset.features is not None
+    return predictor.run(predictor.prepare_v2({"input": dataset.features.astype(np.float32)}))
+
+
+@pytest.mark.parametrize(
+    "name", ["cnn-digits", "lstm-digits", "transformer-digits", "gru-topics", "transformer-topics"]
+)
+def test_the_saved_model_answers_like_the_in_memory_one(name: str) -> None:
+    model, test = trained(name)
+    predictor = artifacts.load_predictor(*artifacts.save(model))
+    probabilities = np.stack([o["probabilities"] for o in served_outputs(predictor, test)])
+    expected = torch.softmax(torch.from_numpy(in_memory(model, test)), dim=1).numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
+def test_table_models_round_trip_and_accept_rows_by_column(
+    iris_model: tuple[TrainedModel, Dataset],
+) -> None:
+    model, dataset = iris_model
+    predictor = artifacts.load_predictor(*artifacts.save(model))
+    assert dataset.features is not None and dataset.feature_names is not None
+    rows = [
+        dict(zip(dataset.feature_names, row.tolist(), strict=True)) for row in dataset.features[:5]
+    ]
+    by_column = predictor.run(predictor.prepare_instances(rows))
+    as_lists = predictor.run(
+        predictor.prepare_instances([r.tolist() for r in dataset.features[:5]])
+    )
+    expected = torch.softmax(torch.from_numpy(in_memory(model, dataset.subset(np.arange(5)))), 1)
+    for a, b, p in zip(by_column, as_lists, expected.numpy(), strict=True):
+        np.testing.assert_allclose(a["probabilities"], p, atol=1e-6)
+        np.testing.assert_array_equal(a["probabilities"], b["probabilities"])
+    described = predictor.describe(by_column[0])
+    assert described["label"] == "setosa" and set(described["probabilities"]) == set(
+        predictor.labels or []
+    )
+
+
+def test_regressors_answer_in_the_targets_units() -> None:
+    data = load_iris()
+    dataset = Dataset(
+        "table", features=data.data[:, :3], targets=data.data[:, 3], feature_names=["a", "b", "c"]
+    )
+    model = trainer.train(
+        "linear_regression",
+        dataset,
+        None,
+        {},
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+    predictor = artifacts.load_predictor(*artifacts.save(model))
+    assert predictor.task == "regression" and predictor.labels is None
+    outputs = served_outputs(predictor, dataset)
+    predicted = np.asarray([o["prediction"] for o in outputs])
+    assert np.abs(predicted - data.data[:, 3]).mean() < 0.2  # petal width in cm, ~0.8 spread
+    assert predictor.describe(outputs[0]) == {"value": pytest.approx(float(predicted[0]))}
+
+
+def test_images_are_served_from_png_like_from_pixels() -> None:
+    model, test = trained("cnn-digits")
+    predictor = artifacts.load_predictor(*artifacts.save(model))
+    assert test.features is not None
+    pixels = test.features[:3]
+    encoded = []
+    for image in pixels:
+        buffer = io.BytesIO()
+        Image.fromarray(image[:, :, 0], mode="L").save(buffer, format="PNG")
+        encoded.append(base64.b64encode(buffer.getvalue()).decode())
+    from_png = predictor.run(
+        predictor.prepare_instances([encoded[0], {"b64": encoded[1]}, encoded[2]])
+    )
+    from_pixels = predictor.run(predictor.prepare_v2({"input": pixels.astype(np.float32)}))
+    for a, b in zip(from_png, from_pixels, strict=True):
+        np.testing.assert_array_equal(a["probabilities"], b["probabilities"])
+    assert predictor.signature.inputs[0].shape == [-1, 8, 8, 1]
+
+
+@pytest.mark.parametrize("name", ["lstm-topics", "gru-topics", "transformer-topics"])
+def test_padding_does_not_change_an_items_output(name: str) -> None:
+    model, _ = trained(name)
+    predictor = artifacts.load_predictor(*artifacts.save(model))
+    short = "the team won"
+    longer = ["pasta " * 30, "the laptop server code and network " * 5]
+    [alone] = predictor.run(predictor.prepare_instances([short]))
+    batched = predictor.run(predictor.prepare_instances([longer[0], short, longer[1]]))
+    np.testing.assert_allclose(batched[1]["probabilities"], alone["probabilities"], atol=1e-5)
+    assert not np.allclose(batched[0]["probabilities"], alone["probabilities"], atol=1e-3)
+
+
+def test_word2vec_embeds_texts_by_their_known_words(word2vec: Predictor) -> None:
+    [alone] = word2vec.run(word2vec.prepare_instances(["w0x1 w0x2"]))
+    batch = word2vec.run(
+        word2vec.prepare_instances(["w1x1 " * 20, "w0x1 unknown w0x2", ["w0x1", "w0x2"]])
+    )
+    np.testing.assert_allclose(batch[1]["embedding"], alone["embedding"], atol=1e-6)
+    np.testing.assert_allclose(batch[2]["embedding"], alone["embedding"], atol=1e-6)
+    with pytest.raises(InvalidInput) as caught:
+        word2vec.prepare_instances(["w0x1", "nothing known here"])
+    assert caught.value.param == "instances[1]"
+
+
+@pytest.mark.parametrize(
+    ("instance", "says"),
+    [
+        ({"sepal length": 1.0}, "missing columns"),
+        (
+            {"sepal length": 1, "sepal width": 1, "petal length": 1, "petal width": 1, "x": 1},
+            "unknown columns",
+        ),
+        (
+            {"sepal length": "1", "sepal width": 1, "petal length": 1, "petal width": 1},
+            "finite number",
+        ),
+        (
+            {"sepal length": True, "sepal width": 1, "petal length": 1, "petal width": 1},
+            "finite number",
+        ),
+        ([1.0, 2.0, 3.0], "shape [3]"),
+        ([1.0, 2.0, 3.0, "4"], "numbers"),
+        ([1.0, 2.0, 3.0, float("nan")], "NaN"),
+        ("1,2,3,4", "send an object"),
+    ],
+)
+def test_a_bad_table_row_names_its_index(
+    iris_model: tuple[TrainedModel, Dataset], instance: Any, says: str
+) -> None:
+    predictor = artifacts.load_predictor(*artifacts.save(iris_model[0]))
+    good = [5.1, 3.5, 1.4, 0.2]
+    with pytest.raises(InvalidInput) as caught:
+        predictor.prepare_instances([good, good, instance])
+    assert caught.value.param == "instances[2]"
+    assert says in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("instance", "says"),
+    [
+        ("not base64!", "base64"),
+        ({"b64": "aGVsbG8="}, "PNG or JPEG"),
+        ({"data": "x"}, "b64"),
+        ([[0]], "shape"),
+    ],
+)
+def test_a_bad_image_names_its_index(instance: Any, says: str) -> None:
+    predictor = artifacts.load_predictor(*artifacts.save(trained("cnn-digits")[0]))
+    with pytest.raises(InvalidInput) as caught:
+        predictor.prepare_instances([np.zeros((8, 8, 1)).tolist(), instance])
+    assert caught.value.param == "instances[1]"
+    assert says in caught.value.message
+
+
+def test_v2_inputs_are_checked_by_name_and_shape() -> None:
+    predictor = artifacts.load_predictor(*artifacts.save(trained("lstm-digits")[0]))
+    with pytest.raises(InvalidInput) as caught:
+        predictor.prepare_v2({"pixels": np.zeros((1, 8, 8), np.float32)})
+    assert caught.value.param == "pixels"
+    with pytest.raises(InvalidInput) as caught:
+        predictor.prepare_v2({"input": np.zeros((1, 8, 7), np.float32)})
+    assert caught.value.param == "input" and "[-1, 8, 8]" in caught.value.message
+    text = artifacts.load_predictor(*artifacts.save(trained("gru-topics")[0]))
+    with pytest.raises(InvalidInput) as caught:
+        text.prepare_v2({"text": np.asarray(["fine", 3], dtype=object)})
+    assert caught.value.param == "text"
+    assert len(text.prepare_v2({"text": np.asarray(["fine", b"bytes too"], dtype=object)})) == 2
+
+
+def tampered(model: TrainedModel, change: Any) -> tuple[bytes, bytes]:
+    weights, spec_json = artifacts.save(model)
+    spec = json.loads(spec_json)
+    tensors = load(weights)
+    change(spec, tensors)
+    return save(tensors), json.dumps(spec).encode()
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda s, t: s.update(algorithm="os.system"), "unknown algorithm"),
+        (lambda s, t: s.update(format="pickle"), "format"),
+        (lambda s, t: s["config"].update(hidden_sizes=[64, 64]), "weights do not match"),
+        (lambda s, t: s["config"].update(extra=1), "exactly the fields"),
+        (lambda s, t: s["config"].update(n_features="4"), "config.n_features"),
+        (lambda s, t: s.update(labels=["a", "b"]), "labels"),
+        (lambda s, t: s["preprocessing"].update(item_shape=[5]), "feature_names"),
+        (lambda s, t: t.pop("head.bias"), "missing ['head.bias']"),
+        (lambda s, t: t.update({"head.bias": torch.zeros(4)}), "head.bias"),
+        (lambda s, t: t.update({"head.bias": torch.zeros(3, dtype=torch.float64)}), "float64"),
+    ],
+)
+def test_a_tampered_artifact_is_refused(
+    iris_model: tuple[TrainedModel, Dataset], change: Any, says: str
+) -> None:
+    with pytest.raises(ValueError, match=None) as caught:
+        artifacts.load_predictor(*tampered(iris_model[0], change))
+    assert says in str(caught.value)
+
+
+def test_garbage_bytes_are_refused(iris_model: tuple[TrainedModel, Dataset]) -> None:
+    weights, spec_json = artifacts.save(iris_model[0])
+    with pytest.raises(ValueError, match="safetensors"):
+        artifacts.load_predictor(b"\x80\x04pickle", spec_json)
+    with pytest.raises(ValueError, match="not JSON"):
+        artifacts.load_predictor(weights, b"{")
