@@ -33,6 +33,9 @@ class ServerSettings(BaseModel):
 
 class StorageSettings(BaseModel):
     data_dir: Path = Field(Path("data"), description="Root of the database, artifacts and keys.")
+    max_upload_bytes: int = Field(
+        512 * 1024 * 1024, gt=0, description="Largest upload to POST /v1/files; larger gets 413."
+    )
 
     @property
     def artifacts_dir(self) -> Path:
@@ -97,6 +100,16 @@ class EngineSettings(BaseModel):
     embedding_max_delay_ms: float = Field(
         2.0, ge=0, le=1000, description="How long an embedding batch waits for more requests."
     )
+    predict_max_batch: int = Field(
+        32,
+        ge=1,
+        le=4096,
+        description="Most rows a trained model runs in one forward pass (dynamic batching "
+        "over concurrent /v2 infer and predict requests).",
+    )
+    predict_max_delay_ms: float = Field(
+        2.0, ge=0, le=1000, description="How long a prediction batch waits for more requests."
+    )
     llama_log: bool = Field(False, description="Pass llama.cpp's own log through to stderr.")
     gguf_backend: Literal["auto", "xllamacpp", "llama-server"] = Field(
         "auto",
@@ -108,6 +121,28 @@ class EngineSettings(BaseModel):
         None,
         description="The llama-server binary; default: the one scripts/build-llama-server.sh "
         "builds under ~/.cache/aimaas.",
+    )
+
+
+class TrainingSettings(BaseModel):
+    """Training jobs: how many run at once, on how many threads."""
+
+    workers: int = Field(
+        1, ge=1, le=64, description="Training jobs that run at once, each in its own process."
+    )
+    threads: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="CPU threads per training job; 0 = all cores. A job resumed after a "
+        "crash ends with the same weights only on the same thread count.",
+    )
+    default_validation_split: float = Field(
+        0.1,
+        ge=0,
+        le=0.5,
+        description="Share of the training rows held out for validation (and early "
+        "stopping) when a job names no validation file.",
     )
 
 
@@ -131,6 +166,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     engine: EngineSettings = EngineSettings()
     security: SecuritySettings = SecuritySettings()
+    training: TrainingSettings = TrainingSettings()
     client: ClientSettings = ClientSettings()
 
     # Flat shortcuts for the settings people set most; they win over the nested form.

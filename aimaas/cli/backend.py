@@ -6,13 +6,15 @@ Both backends answer with the same wire schemas, so commands print the same way 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
 from aimaas.config import Settings
-from aimaas.errors import AimaasError
+from aimaas.errors import AimaasError, NotFound
 from aimaas.protocol.admin import (
     KeyCreated,
     KeyList,
@@ -22,11 +24,14 @@ from aimaas.protocol.admin import (
     TenantList,
     TenantOut,
 )
+from aimaas.protocol.files import FileDeleted, FileList, FileObject
 from aimaas.protocol.openai_models import ModelCard, ModelCardList
-from aimaas.registry import repository
+from aimaas.registry import files, repository
 from aimaas.registry.db import Database
+from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.registration import register_local_model
 from aimaas.security import admin
+from aimaas.security.bootstrap import ADMIN_TENANT
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
@@ -45,6 +50,9 @@ class Backend(Protocol):
     def revoke_key(self, key_id: str) -> KeyOut: ...
     def list_models(self) -> ModelCardList: ...
     def register_model(self, request: ModelRegister) -> ModelRegistered: ...
+    def upload_file(self, path: Path, purpose: str) -> FileObject: ...
+    def list_files(self) -> FileList: ...
+    def delete_file(self, file_id: str) -> FileDeleted: ...
 
 
 class LocalBackend:
@@ -54,6 +62,7 @@ class LocalBackend:
         settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url)
         self.db.migrate()
+        self.store = ArtifactStore(settings.storage.artifacts_dir)
 
     def create_tenant(self, name: str) -> TenantOut:
         return admin.create_tenant(self.db, name=name)
@@ -90,6 +99,42 @@ class LocalBackend:
                     for m in repository.list_all_models(session)
                 ]
             )
+
+    def _files_tenant(self) -> str:
+        """Local file commands act for the admin tenant (created here if it is missing)."""
+        with self.db.session() as session:
+            try:
+                return repository.find_tenant(session, ref=ADMIN_TENANT).id
+            except NotFound:
+                return repository.create_tenant(session, name=ADMIN_TENANT).id
+
+    def upload_file(self, path: Path, purpose: str) -> FileObject:
+        from aimaas.learn.data import inspect_upload  # numpy and Pillow only when needed
+
+        files.validate_purpose(purpose)
+        details = inspect_upload(path, path.name)
+        row = files.store_file(
+            self.db,
+            self.store,
+            tenant_id=self._files_tenant(),
+            source=path,
+            filename=path.name,
+            purpose=purpose,
+            details=details,
+        )
+        return FileObject.from_row(row)
+
+    def list_files(self) -> FileList:
+        tenant_id = self._files_tenant()
+        with self.db.session() as session:
+            rows = files.list_files(session, tenant_id=tenant_id)
+            return FileList(data=[FileObject.from_row(row) for row in rows])
+
+    def delete_file(self, file_id: str) -> FileDeleted:
+        row = files.remove_file(
+            self.db, self.store, tenant_id=self._files_tenant(), file_id=file_id
+        )
+        return FileDeleted(id=row.id)
 
 
 class RemoteBackend:
@@ -151,6 +196,23 @@ class RemoteBackend:
     def register_model(self, request: ModelRegister) -> ModelRegistered:
         body = request.model_dump(exclude_none=True)
         return self._call("POST", "/v1/admin/models", ModelRegistered, json=body)
+
+    def upload_file(self, path: Path, purpose: str) -> FileObject:
+        with path.open("rb") as stream:  # httpx sends it in chunks; the server inspects it
+            return self._call(
+                "POST",
+                "/v1/files",
+                FileObject,
+                data={"purpose": purpose},
+                files={"file": (path.name, stream)},
+                timeout=httpx.Timeout(30, read=600),
+            )
+
+    def list_files(self) -> FileList:
+        return self._call("GET", "/v1/files", FileList)
+
+    def delete_file(self, file_id: str) -> FileDeleted:
+        return self._call("DELETE", f"/v1/files/{quote(file_id, safe='')}", FileDeleted)
 
 
 def open_backend(settings: Settings) -> Backend:

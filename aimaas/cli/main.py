@@ -6,6 +6,7 @@ Admin commands act on the local data directory, or, with ``--url`` and ``--api-k
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from aimaas import __version__
 from aimaas.cli.backend import Backend, CliError, open_backend
+from aimaas.cli.files import files_app
 from aimaas.config import Settings, load_settings
 from aimaas.errors import AimaasError
 from aimaas.protocol.admin import ModelRegister
@@ -29,6 +31,7 @@ models_app = typer.Typer(no_args_is_help=True, help="List and register models.")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
+app.add_typer(files_app, name="files")
 
 out = Console()
 err = Console(stderr=True)
@@ -263,6 +266,57 @@ def models_add(
         f"Registered {registered.name} version {registered.version} ({registered.format}: "
         f"{', '.join(registered.capabilities)}), owned by {registered.owner}."
     )
+
+
+@app.command()
+def train(
+    algorithm: Annotated[
+        str,
+        typer.Argument(
+            help="linear_regression, logistic_regression, mlp, cnn, rnn, transformer or word2vec."
+        ),
+    ],
+    file: Annotated[str, typer.Option("--file", help="Training data: a path or a file id.")],
+    model: Annotated[str, typer.Option("--model", help="Name to register the model under.")],
+    target: Annotated[str | None, typer.Option(help="Target column (CSV).")] = None,
+    validation_file: Annotated[
+        str | None, typer.Option(help="Validation data: a path or a file id.")
+    ] = None,
+    hyperparameter: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A hyperparameter, KEY=VALUE (repeatable): --set epochs=20"),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (same seed, same weights).")] = None,
+    wait: Annotated[bool, typer.Option(help="Follow the job until it ends.")] = True,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a model on a running server, with a live progress bar."""
+    from aimaas.cli.train import parse_assignments, run_training
+
+    job = run_training(
+        _settings(data_dir, url, api_key),
+        algorithm=algorithm,
+        file=file,
+        model=model,
+        target=target,
+        validation_file=validation_file,
+        hyperparameters=parse_assignments(hyperparameter or []),
+        seed=seed,
+        wait=wait,
+        console=err,
+    )
+    if as_json:
+        out.print_json(json.dumps(job))
+    elif job["status"] == "succeeded":
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in (job.get("metrics") or {}).items())
+        out.print(f"{job['result_model']}:{job['result_version']} trained ({metrics}).")
+    else:
+        out.print(f"Job {job['id']} is {job['status']}. {job.get('error') or ''}".strip())
+    if job["status"] in ("failed", "cancelled"):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -126,6 +126,35 @@ class SlotCollector(Collector):
         yield waiting
 
 
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class PredictMetrics:
+    """Per trained model: rows predicted, rows per forward pass, time per forward pass."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rows = Counter(
+            "aimaas_predict_rows_total",
+            "Rows (instances) predicted, by model and endpoint (infer or predict).",
+            ["model", "endpoint"],
+            registry=registry,
+        )
+        self.batch_rows = Histogram(
+            "aimaas_predict_batch_rows",
+            "Rows in one forward pass of a trained model (dynamic batching).",
+            ["model"],
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "aimaas_predict_batch_seconds",
+            "Time of one forward pass of a trained model.",
+            ["model"],
+            buckets=TOKEN_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
 class Metrics:
     """Every metric of one app."""
 
@@ -133,6 +162,7 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.http = HttpMetrics(self.registry)
         self.llm = LLMMetrics(self.registry)
+        self.predict = PredictMetrics(self.registry)
 
     def watch_slots(self, counts: SlotCounts) -> None:
         self.registry.register(SlotCollector(counts))

@@ -7,10 +7,18 @@ import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from aimaas.runtime.batcher import DynamicBatcher
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """A loaded model that turns texts into vectors (sentence-transformers, word2vec)."""
+
+    async def embed(self, texts: list[str]) -> tuple[list[np.ndarray], int]: ...
 
 
 class SentenceEmbedder:

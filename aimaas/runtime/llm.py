@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from starlette.concurrency import run_in_threadpool
 
 from aimaas.engine.chunks import Chunk, clean_chunk, error_of, has_tokens, usage_of
 from aimaas.engine.types import Endpoint, TextGenerator
@@ -27,8 +26,8 @@ from aimaas.protocol.openai import (
 )
 from aimaas.registry import repository
 from aimaas.registry.db import Database
-from aimaas.runtime.catalog import find_spec
-from aimaas.runtime.embeddings import SentenceEmbedder
+from aimaas.runtime.catalog import SpecCache
+from aimaas.runtime.embeddings import Embedder
 from aimaas.runtime.manager import ModelManager
 from aimaas.runtime.specs import ModelSpec
 from aimaas.security.principal import Principal
@@ -64,8 +63,6 @@ def _llama_error(error: dict[str, Any], endpoint: Endpoint) -> AimaasError:
     return Unavailable(f"The model failed: {message}")
 
 
-SPEC_CACHE_SECONDS = 2.0
-
 # Request fields that need an optional backend feature, and the value that means "unused".
 _FEATURE_OF: dict[str, tuple[str, object]] = {
     "tools": ("tools", None),
@@ -99,28 +96,17 @@ def _check_features(request: GenerationRequest, model: TextGenerator, name: str)
 
 
 class LLMService:
-    def __init__(self, db: Database, manager: ModelManager, metrics: LLMMetrics) -> None:
+    def __init__(
+        self, db: Database, specs: SpecCache, manager: ModelManager, metrics: LLMMetrics
+    ) -> None:
         self.db = db
+        self.specs = specs
         self.manager = manager
         self.metrics = metrics
         self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
-        self._specs: dict[tuple[str, str], tuple[ModelSpec, float]] = {}
 
     async def _spec(self, caller: Principal, ref: str) -> ModelSpec:
-        """The spec ``ref`` means for this tenant; cached briefly to keep I/O off the hot path
-        (registrations through this process's API clear the cache at once)."""
-        key = (caller.tenant_id, ref)
-        hit = self._specs.get(key)
-        if hit is not None and time.monotonic() - hit[1] < SPEC_CACHE_SECONDS:
-            return hit[0]
-        spec = await run_in_threadpool(find_spec, self.db, tenant_id=caller.tenant_id, ref=ref)
-        if len(self._specs) > 10_000:
-            self._specs.clear()
-        self._specs[key] = (spec, time.monotonic())
-        return spec
-
-    def forget_specs(self) -> None:
-        self._specs.clear()
+        return await self.specs.get(caller.tenant_id, ref)
 
     async def generate(
         self, caller: Principal, endpoint: Endpoint, request: GenerationRequest
@@ -265,7 +251,7 @@ class LLMService:
                 param="model",
             )
         async with self.manager.use(spec) as model:
-            assert isinstance(model, SentenceEmbedder)
+            assert isinstance(model, Embedder)
             vectors, tokens = await model.embed(request.texts)
         self._record_usage(caller, spec.name, "/v1/embeddings", tokens, 0)
         return EmbeddingResponse(

@@ -20,9 +20,12 @@ from aimaas.engine.backends.llama_server import LlamaServerModel
 from aimaas.engine.backends.llamacpp import LlamaCppConfig, LlamaCppModel, estimate_memory_bytes
 from aimaas.engine.gguf import read_gguf
 from aimaas.errors import Overloaded
+from aimaas.observability.metrics import PredictMetrics
+from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.embeddings import SentenceEmbedder
 from aimaas.runtime.sources import resolve_source
 from aimaas.runtime.specs import ModelSpec
+from aimaas.runtime.tensor_models import TensorModel
 
 log = logging.getLogger("aimaas.models")
 
@@ -51,11 +54,19 @@ class _Entry:
 
 class ModelManager:
     def __init__(
-        self, settings: EngineSettings, data_dir: Path, *, llama_server: Path | None = None
+        self,
+        settings: EngineSettings,
+        data_dir: Path,
+        *,
+        store: ArtifactStore | None = None,
+        llama_server: Path | None = None,
+        predict_metrics: PredictMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.llama_server = llama_server
         self.data_dir = data_dir
+        self.store = store or ArtifactStore(data_dir / "artifacts")
+        self.predict_metrics = predict_metrics
         self.budget_bytes = settings.model_memory_mb * 1024 * 1024
         self._loaded: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -99,6 +110,9 @@ class ModelManager:
             return entry
 
     def _estimate_bytes(self, spec: ModelSpec) -> int:
+        if spec.runtime == "torch":
+            weights = self.store.path_of(spec.source["files"]["model.safetensors"])
+            return 2 * weights.stat().st_size + 16 * 1024 * 1024
         path = resolve_source(spec.source, data_dir=self.data_dir)
         if spec.runtime == "llama.cpp":
             options = self._llama_config(spec, path)
@@ -133,6 +147,16 @@ class ModelManager:
         )
 
     async def _load(self, spec: ModelSpec) -> LoadedModel:
+        if spec.runtime == "torch":
+            return await run_in_threadpool(
+                TensorModel.from_store,
+                spec.name,
+                self.store,
+                spec.source["files"],
+                max_batch=self.settings.predict_max_batch,
+                max_delay=self.settings.predict_max_delay_ms / 1000,
+                metrics=self.predict_metrics,
+            )
         path = await run_in_threadpool(resolve_source, spec.source, data_dir=self.data_dir)
         log_llama = self.settings.llama_log
         if spec.runtime == "llama.cpp" and self.llama_server is not None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Runtime = Literal["llama.cpp", "sentence-transformers", "transformers"]
-Capability = Literal["chat", "completions", "embeddings"]
+Runtime = Literal["llama.cpp", "sentence-transformers", "transformers", "torch"]
+Capability = Literal["chat", "completions", "embeddings", "predict"]
 
 FORMAT_RUNTIMES: dict[str, Runtime] = {
     "gguf": "llama.cpp",
     "sentence-transformers": "sentence-transformers",
     "transformers": "transformers",
+    "aimaas-torch": "torch",  # trained here: safetensors weights + a JSON description
 }
 
 
@@ -38,3 +39,4 @@ class ModelSpec:
     source: dict[str, Any]
     options: ServingOptions = field(default_factory=ServingOptions)
     license: str | None = None
+    version: int = 1

@@ -11,12 +11,16 @@ from starlette.concurrency import run_in_threadpool
 from aimaas import __version__
 from aimaas.config import Settings
 from aimaas.engine.types import TextGenerator
+from aimaas.learn.runner import JobRunner
+from aimaas.learn.service import TrainingService
 from aimaas.observability.metrics import Metrics
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
+from aimaas.runtime.catalog import SpecCache
 from aimaas.runtime.defaults import register_default_models
 from aimaas.runtime.llm import LLMService
 from aimaas.runtime.manager import ModelManager
+from aimaas.runtime.predict import PredictionService
 from aimaas.security.authenticator import Authenticator
 from aimaas.server.errors import install_error_handlers
 from aimaas.server.middleware import (
@@ -25,7 +29,7 @@ from aimaas.server.middleware import (
     Lifecycle,
     RequestContextMiddleware,
 )
-from aimaas.server.routes import admin, health, models, openai, v2
+from aimaas.server.routes import admin, files, health, inference, models, openai, training, v2
 from aimaas.server.services import Services
 
 
@@ -39,9 +43,16 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
     if settings.engine.default_models:
         register_default_models(db)
     manager = ModelManager(
-        settings.engine, settings.storage.data_dir, llama_server=settings.llama_server_path
+        settings.engine,
+        settings.storage.data_dir,
+        store=store,
+        llama_server=settings.llama_server_path,
+        predict_metrics=metrics.predict,
     )
     metrics.watch_slots(lambda: slot_counts(manager))
+    specs = SpecCache(db)
+    # A finished job registers a version from its worker: serve it from the next request.
+    runner = JobRunner(settings, db, on_job_end=specs.forget)
     return Services(
         settings=settings,
         db=db,
@@ -50,7 +61,11 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
         metrics=metrics,
         lifecycle=lifecycle,
         manager=manager,
-        llm=LLMService(db, manager, metrics.llm),
+        specs=specs,
+        llm=LLMService(db, specs, manager, metrics.llm),
+        predictions=PredictionService(specs, manager, metrics.predict),
+        runner=runner,
+        training=TrainingService(settings, db, store, runner),
     )
 
 
@@ -70,11 +85,13 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(open_services, settings, lifecycle, metrics)
         app.state.services = services
+        await services.runner.start()
         services.ready = True
         try:
             yield
         finally:
             services.ready = False
+            await services.runner.stop()
             await services.manager.close()
             services.llm.close()
             services.db.dispose()
@@ -89,10 +106,24 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
         redoc_url=None,
     )
     install_error_handlers(app)
-    for router in (health.router, admin.router, models.router, openai.router, v2.router):
+    for router in (
+        health.router,
+        admin.router,
+        files.router,
+        models.router,
+        openai.router,
+        training.router,
+        v2.router,
+        inference.v2_router,
+        inference.predict_router,
+    ):
         app.include_router(router)
     # Added innermost first: the request context wraps everything.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.server.max_body_bytes,
+        upload_bytes=settings.storage.max_upload_bytes,
+    )
     app.add_middleware(DrainMiddleware, lifecycle=lifecycle)
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics.http, access=settings.server.access_log

@@ -113,26 +113,35 @@ class DrainMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes`` with 413: at once from Content-Length, or as soon as
-    a streamed (chunked) body passes the limit."""
+    """Refuses bodies over ``max_bytes`` (``upload_bytes`` for ``POST /v1/files``) with 413:
+    at once from Content-Length, or as soon as a streamed (chunked) body passes the limit."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    UPLOAD_PATH = "/v1/files"
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes or max_bytes
 
-    def _too_large(self) -> PayloadTooLarge:
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        if scope["method"] == "POST" and scope["path"] == self.UPLOAD_PATH:
+            return self.upload_bytes, "AIMAAS_STORAGE__MAX_UPLOAD_BYTES"
+        return self.max_bytes, "AIMAAS_SERVER__MAX_BODY_BYTES"
+
+    def _too_large(self, limit: int, setting: str) -> PayloadTooLarge:
         return PayloadTooLarge(
-            f"The request body is larger than {self.max_bytes} bytes; send less, or raise "
-            "AIMAAS_SERVER__MAX_BODY_BYTES.",
+            f"The request body is larger than {limit} bytes; send less, or raise {setting}.",
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, setting = self._limit(scope)
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await domain_error_response(self._too_large(), scope["path"])(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            too_large = self._too_large(limit, setting)
+            await domain_error_response(too_large, scope["path"])(scope, receive, send)
             return
         received = 0
 
@@ -141,10 +150,10 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # HTTPException passes FastAPI's body reader untouched and is answered
                     # by the app's handler as a 413.
-                    raise HTTPException(413, detail=self._too_large().message)
+                    raise HTTPException(413, detail=self._too_large(limit, setting).message)
             return message
 
         await self.app(scope, counting_receive, send)

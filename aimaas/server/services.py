@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aimaas.config import Settings
+from aimaas.learn.runner import JobRunner
+from aimaas.learn.service import TrainingService
 from aimaas.observability.metrics import Metrics
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
+from aimaas.runtime.catalog import SpecCache
 from aimaas.runtime.llm import LLMService
 from aimaas.runtime.manager import ModelManager
+from aimaas.runtime.predict import PredictionService
 from aimaas.security.authenticator import Authenticator
 from aimaas.server.middleware import Lifecycle
 
@@ -23,5 +27,9 @@ class Services:
     metrics: Metrics
     lifecycle: Lifecycle
     manager: ModelManager
+    specs: SpecCache
     llm: LLMService
+    predictions: PredictionService
+    runner: JobRunner
+    training: TrainingService
     ready: bool = False

@@ -11,11 +11,9 @@ after ``kill -9``.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
 import secrets
-import signal
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -28,14 +26,9 @@ from aimaas.engine.backends.uds_http import UnixHTTPClient
 from aimaas.engine.gguf import GgufInfo, read_gguf
 from aimaas.engine.types import Chunk, Endpoint
 from aimaas.errors import Unavailable
+from aimaas.subprocesses import die_with_parent
 
 _PATHS: dict[Endpoint, str] = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class LlamaServerModel:
@@ -90,7 +83,7 @@ class LlamaServerModel:
             stdin=subprocess.DEVNULL,
             stdout=None if log else subprocess.DEVNULL,
             stderr=None if log else subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         info = await asyncio.to_thread(read_gguf, config.path)  # off the event loop
         model = cls(name, config, process, socket, key, info)

@@ -60,5 +60,5 @@ def revoke_key(key_id: str, services: ServicesDep, _: AdminKey) -> KeyOut:
 def register_model(body: ModelRegister, services: ServicesDep, _: AdminKey) -> ModelRegistered:
     """Register a GGUF file or sentence-transformers folder on the server's disk."""
     registered = register_local_model(services.db, body)
-    services.llm.forget_specs()  # serve the new version from the next request on
+    services.specs.forget()  # serve the new version from the next request on
     return registered

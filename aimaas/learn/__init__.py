@@ -1,0 +1,1 @@
+"""Training the classic algorithms: data, models, one training loop, jobs."""

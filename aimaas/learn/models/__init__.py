@@ -1,0 +1,1 @@
+"""One module per algorithm: a config dataclass and a small torch module each."""

@@ -1,0 +1,43 @@
+"""OpenAI's file object, its list and the answer to a delete."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from aimaas.registry.tables import File
+
+
+class FileObject(BaseModel):
+    id: str
+    object: Literal["file"] = "file"
+    bytes: int
+    created_at: int = Field(description="Unix seconds.")
+    filename: str
+    purpose: str
+    details: dict[str, Any] | None = Field(
+        None, description="What aimaas read from the file: its format, rows, columns, classes."
+    )
+
+    @classmethod
+    def from_row(cls, row: File) -> FileObject:
+        return cls(
+            id=row.id,
+            bytes=row.bytes,
+            created_at=int(row.created_at.timestamp()),
+            filename=row.filename,
+            purpose=row.purpose,
+            details=row.details,
+        )
+
+
+class FileList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[FileObject]
+
+
+class FileDeleted(BaseModel):
+    id: str
+    object: Literal["file"] = "file"
+    deleted: bool = True

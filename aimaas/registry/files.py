@@ -1,0 +1,143 @@
+"""Uploaded files: a row in ``files`` per upload, the bytes in the artifact store.
+
+Plain functions taking a session, plus two that also touch the store (``store_file``,
+``remove_file``). Another tenant's file answers the same NotFound as one that does not exist.
+The store is content-addressed, so two uploads of the same bytes share one artifact; it is
+deleted with the last row that references it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aimaas.errors import InvalidInput, NotFound
+from aimaas.registry.db import Database
+from aimaas.registry.ids import new_id
+from aimaas.registry.store import ArtifactStore
+from aimaas.registry.tables import File, ModelVersion
+
+PURPOSES = ("training", "evaluation", "fine-tune")
+MAX_FILENAME = 255
+
+
+def validate_purpose(purpose: str) -> str:
+    if purpose not in PURPOSES:
+        raise InvalidInput(
+            f"Unknown purpose {purpose[:64]!r}; use one of: {', '.join(PURPOSES)}.",
+            param="purpose",
+        )
+    return purpose
+
+
+def clean_filename(name: str) -> str:
+    """The name as a label: its last path component, without control characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    kept = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip()
+    return kept[:MAX_FILENAME] or "upload"
+
+
+def create_file(
+    session: Session,
+    *,
+    tenant_id: str,
+    filename: str,
+    purpose: str,
+    size: int,
+    digest: str,
+    details: dict[str, Any],
+) -> File:
+    row = File(
+        id=new_id("file"),
+        tenant_id=tenant_id,
+        filename=clean_filename(filename),
+        purpose=validate_purpose(purpose),
+        bytes=size,
+        artifact_digest=digest,
+        details=details,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_files(session: Session, *, tenant_id: str) -> Sequence[File]:
+    """A tenant's files, newest first."""
+    query = (
+        select(File)
+        .where(File.tenant_id == tenant_id)
+        .order_by(File.created_at.desc(), File.id.desc())
+    )
+    return session.scalars(query).all()
+
+
+def get_file(session: Session, *, tenant_id: str, file_id: str) -> File:
+    row = session.get(File, file_id)
+    if row is None or row.tenant_id != tenant_id:
+        raise NotFound(
+            f"File {file_id[:64]!r} not found; `aimaas files list` shows your files.",
+            param="file_id",
+        )
+    return row
+
+
+def digest_in_use(session: Session, digest: str) -> bool:
+    """Whether any file or model version still references the artifact."""
+    for column in (File.artifact_digest, ModelVersion.artifact_digest):
+        if session.scalar(select(column).where(column == digest).limit(1)) is not None:
+            return True
+    return False
+
+
+def delete_file(session: Session, *, tenant_id: str, file_id: str) -> tuple[File, bool]:
+    """Delete the row; answers it and whether its artifact is now unreferenced."""
+    row = get_file(session, tenant_id=tenant_id, file_id=file_id)
+    session.delete(row)
+    session.flush()
+    return row, not digest_in_use(session, row.artifact_digest)
+
+
+def store_file(
+    db: Database,
+    store: ArtifactStore,
+    *,
+    tenant_id: str,
+    source: Path,
+    filename: str,
+    purpose: str,
+    details: dict[str, Any],
+) -> File:
+    """Put ``source`` (already inspected) into the store, then record it.
+
+    The artifact is durable before the row commits, so no row points at missing bytes."""
+    validate_purpose(purpose)
+    with source.open("rb") as stream:
+        digest = store.put_stream(stream)
+    with db.session() as session:
+        row = create_file(
+            session,
+            tenant_id=tenant_id,
+            filename=filename,
+            purpose=purpose,
+            size=source.stat().st_size,
+            digest=digest,
+            details=details,
+        )
+    if not store.exists(digest):  # a delete of the same bytes ran in between: put them back
+        with source.open("rb") as stream:
+            store.put_stream(stream)
+    return row
+
+
+def remove_file(db: Database, store: ArtifactStore, *, tenant_id: str, file_id: str) -> File:
+    """Delete the row, then, once that has committed, the artifact if nothing else uses it."""
+    with db.session() as session:
+        row, orphaned = delete_file(session, tenant_id=tenant_id, file_id=file_id)
+    if orphaned:
+        store.delete(row.artifact_digest)
+    return row

@@ -1,0 +1,67 @@
+"""Training jobs: /v1/training/jobs (submit, list, get, events, cancel)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from aimaas.protocol.jobs import JobEventList, TrainingJob, TrainingJobCreate, TrainingJobList
+from aimaas.server.deps import ServicesDep, Trainer
+from aimaas.server.routes import new_router
+
+router = new_router(prefix="/v1/training", tags=["training"])
+
+
+@router.post("/jobs", status_code=201)
+async def create_job(
+    body: TrainingJobCreate, services: ServicesDep, caller: Trainer
+) -> TrainingJob:
+    return await services.training.submit(caller.tenant_id, body)
+
+
+@router.get("/jobs")
+def list_jobs(
+    services: ServicesDep,
+    caller: Trainer,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> TrainingJobList:
+    return services.training.list(caller.tenant_id, limit)
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, services: ServicesDep, caller: Trainer) -> TrainingJob:
+    return services.training.get(caller.tenant_id, job_id)
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, services: ServicesDep, caller: Trainer) -> TrainingJob:
+    return services.training.cancel(caller.tenant_id, job_id)
+
+
+@router.get("/jobs/{job_id}/events", response_model=None)
+async def job_events(
+    job_id: str,
+    request: Request,
+    services: ServicesDep,
+    caller: Trainer,
+    after: Annotated[int, Query(ge=0, description="Only events with a larger id.")] = 0,
+) -> JobEventList | Response:
+    """A JSON list of the events so far, or, with ``Accept: text/event-stream``, every event
+    as it happens until the job ends."""
+    page, _ = await run_in_threadpool(services.training.events, caller.tenant_id, job_id, after)
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return page
+
+    async def stream() -> AsyncIterator[bytes]:
+        async for event in services.training.follow(caller.tenant_id, job_id, after=after):
+            yield b"data: " + event.model_dump_json().encode() + b"\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
