@@ -173,7 +173,8 @@ def network_config(
     return Word2VecConfig(vocab_size=vocab, embedding_dim=params.embedding_dim)
 
 
-def output_size(config: ModelConfig, task: Task) -> int:
+def output_size(config: ModelConfig) -> int:
+    """Classes, 1 for a regressor, or the embedding width."""
     if isinstance(config, Word2VecConfig):
         return config.embedding_dim
     if isinstance(config, LogisticConfig):

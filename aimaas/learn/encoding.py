@@ -29,8 +29,8 @@ from aimaas.learn.preprocessing import (
     Standardizer,
     TargetScaler,
     Tokenizer,
-    _require,
     numeric_targets,
+    spec_check,
 )
 from aimaas.learn.servable import Task
 
@@ -87,8 +87,8 @@ class Encoding:
             )
         targets = self._targets(dataset.targets, task, param=param)
         if dataset.kind != "text":
-            assert dataset.features is not None
-            return Examples(features=self.features(dataset.features), targets=targets)
+            features = self._columns(dataset, param=param)
+            return Examples(features=self.features(features), targets=targets)
         assert dataset.texts is not None
         if window:
             lists = [self.tokens(text, known_only=True) for text in dataset.texts]
@@ -96,12 +96,29 @@ class Encoding:
             counts = self.tokenizer.counts(lists) ** 0.75  # Mikolov et al.'s noise distribution
             return Examples(
                 features=skipgram_pairs(lists, window),
-                noise=torch.from_numpy(counts / counts.sum()).float(),
+                noise=torch.from_numpy(counts / max(counts.sum(), 1.0)).float(),
             )
         return Examples(
             tokens=[torch.from_numpy(self.tokens(text)) for text in dataset.texts],
             targets=targets,
         )
+
+    def _columns(self, dataset: Dataset, *, param: str) -> np.ndarray:
+        """The features, with a table's columns in the training data's order."""
+        assert dataset.features is not None
+        names, wanted = dataset.feature_names, self.feature_names
+        if not names or not wanted or names == wanted:
+            return dataset.features
+        if set(names) != set(wanted):
+            missing = sorted(set(wanted) - set(names))
+            unknown = sorted(set(names) - set(wanted))
+            raise InvalidInput(
+                f"The columns differ from the training data's: missing {missing}, "
+                f"unknown {unknown}.",
+                param=param,
+            )
+        position = {name: i for i, name in enumerate(names)}
+        return dataset.features[:, [position[name] for name in wanted]]
 
     def _targets(self, targets: np.ndarray | None, task: Task, *, param: str) -> Tensor | None:
         if targets is None or task == "embedding":
@@ -127,14 +144,14 @@ class Encoding:
 
     @classmethod
     def from_json(cls, data: Any, labels: Any) -> Encoding:
-        _require(isinstance(data, dict), "preprocessing")
+        spec_check(isinstance(data, dict), "preprocessing")
         kind, layout, shape = data.get("kind"), data.get("layout"), data.get("item_shape")
-        _require(kind in KINDS and layout in LAYOUTS, "preprocessing kind or layout")
-        _require(isinstance(shape, list) and len(shape) <= 4, "preprocessing.item_shape")
-        _require(all(isinstance(d, int) and 1 <= d <= 1 << 24 for d in shape), "item_shape")
+        spec_check(kind in KINDS and layout in LAYOUTS, "preprocessing kind or layout")
+        spec_check(isinstance(shape, list) and len(shape) <= 4, "preprocessing.item_shape")
+        spec_check(all(isinstance(d, int) and 1 <= d <= 1 << 24 for d in shape), "item_shape")
         names = data.get("feature_names")
         size = math.prod(shape)
-        _require(
+        spec_check(
             names is None
             or (
                 isinstance(names, list)
@@ -144,7 +161,7 @@ class Encoding:
             "preprocessing.feature_names",
         )
         text = kind == "text"
-        _require(
+        spec_check(
             text == (layout == "tokens") and text == (data.get("tokenizer") is not None), "layout"
         )
         scaler = data.get("standardize")

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel
 
+from aimaas.errors import InvalidInput
 from aimaas.learn import hyperparameters as hp
 from aimaas.learn.checkpoint import Checkpoint, Progress, load_checkpoint, save_checkpoint
 from aimaas.learn.evaluation import evaluate, objective
@@ -131,13 +132,19 @@ class Loop:
             )
             if self.penalty:
                 loss = loss + self.penalty * self.network.penalized().pow(2).sum()  # type: ignore[operator]
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise InvalidInput(
+                    f"Training diverged in epoch {epoch + 1} (the loss is {value}); "
+                    "lower learning_rate.",
+                    param="hyperparameters.learning_rate",
+                )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             if self.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.max_grad_norm)
             self.optimizer.step()
             progress.step += 1
-            value = float(loss.detach())
             total += value * len(batch.inputs)
             if (index + 1) % report_every == 0:
                 self.on_event(

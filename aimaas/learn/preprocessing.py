@@ -51,12 +51,12 @@ class Standardizer:
 
     @classmethod
     def from_json(cls, data: Any, size: int | None) -> Standardizer:
-        _require(isinstance(data, dict) and set(data) == {"mean", "std"}, "standardize")
+        spec_check(isinstance(data, dict) and set(data) == {"mean", "std"}, "standardize")
         mean = np.asarray(data["mean"], dtype=np.float64)
         std = np.asarray(data["std"], dtype=np.float64)
         expected: tuple[int, ...] = () if size is None else (size,)
-        _require(mean.shape == std.shape == expected, "standardize shapes")
-        _require(bool(np.isfinite(mean).all() and (std > 0).all()), "standardize values")
+        spec_check(mean.shape == std.shape == expected, "standardize shapes")
+        spec_check(bool(np.isfinite(mean).all() and (std > 0).all()), "standardize values")
         return cls(mean=mean, std=std)
 
 
@@ -78,9 +78,9 @@ class TargetScaler:
 
     @classmethod
     def from_json(cls, data: Any) -> TargetScaler:
-        _require(isinstance(data, dict) and set(data) == {"mean", "std"}, "target")
+        spec_check(isinstance(data, dict) and set(data) == {"mean", "std"}, "target")
         mean, std = data["mean"], data["std"]
-        _require(_is_number(mean) and _is_number(std) and std > 0, "target values")
+        spec_check(_is_number(mean) and _is_number(std) and std > 0, "target values")
         return cls(mean=float(mean), std=float(std))
 
 
@@ -118,9 +118,9 @@ class LabelEncoder:
 
     @classmethod
     def from_json(cls, data: Any) -> LabelEncoder:
-        _require(isinstance(data, list) and len(data) >= 2, "labels")
-        _require(all(isinstance(x, str) or _is_number(x) for x in data), "labels")
-        _require(len(set(data)) == len(data), "labels are not unique")
+        spec_check(isinstance(data, list) and len(data) >= 2, "labels")
+        spec_check(all(isinstance(x, str) or _is_number(x) for x in data), "labels")
+        spec_check(len(set(data)) == len(data), "labels are not unique")
         return cls(classes=list(data))
 
 
@@ -173,16 +173,16 @@ class Tokenizer:
 
     @classmethod
     def from_json(cls, data: Any) -> Tokenizer:
-        _require(isinstance(data, dict), "tokenizer")
-        _require(
+        spec_check(isinstance(data, dict), "tokenizer")
+        spec_check(
             data.get("pattern") == TOKEN_PATTERN and data.get("lowercase") is True, "tokenizer"
         )
         vocabulary, max_length = data.get("vocabulary"), data.get("max_length")
-        _require(isinstance(max_length, int) and max_length >= 1, "tokenizer.max_length")
-        _require(isinstance(vocabulary, list) and vocabulary[:2] == SPECIALS, "vocabulary")
+        spec_check(isinstance(max_length, int) and max_length >= 1, "tokenizer.max_length")
+        spec_check(isinstance(vocabulary, list) and vocabulary[:2] == SPECIALS, "vocabulary")
         assert isinstance(vocabulary, list) and isinstance(max_length, int)
-        _require(all(isinstance(w, str) for w in vocabulary), "vocabulary")
-        _require(len(set(vocabulary)) == len(vocabulary), "vocabulary has duplicates")
+        spec_check(all(isinstance(w, str) for w in vocabulary), "vocabulary")
+        spec_check(len(set(vocabulary)) == len(vocabulary), "vocabulary has duplicates")
         return cls(vocabulary=vocabulary, max_length=max_length)
 
 
@@ -234,6 +234,6 @@ def _preview(labels: list[Label], limit: int = 10) -> str:
     return shown + (f", ... ({len(labels)} in all)" if len(labels) > limit else "")
 
 
-def _require(condition: bool, what: str) -> None:
+def spec_check(condition: bool, what: str) -> None:
     if not condition:
         raise ValueError(f"model spec: invalid {what}")

@@ -87,10 +87,15 @@ def read(spec_json: bytes) -> ModelSpec:
         raise ValueError("model spec: labels do not match the task")
     if (task == "regression") != (encoding.target is not None):
         raise ValueError("model spec: target scaling does not match the task")
+    config = config_from_json(algorithm, data.get("config"))
+    if encoding.tokenizer is not None and getattr(config, "vocab_size", None) != len(
+        encoding.tokenizer.vocabulary
+    ):
+        raise ValueError("model spec: the vocabulary does not match config.vocab_size")
     return ModelSpec(
         algorithm=algorithm,
         task=task,
-        config=config_from_json(algorithm, data.get("config")),
+        config=config,
         encoding=encoding,
         output_size=size,
     )

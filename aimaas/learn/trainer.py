@@ -161,5 +161,5 @@ def _prepare(
             param="training_file",
         )
     config = architectures.network_config(algorithm, params, coding, task, examples)
-    size = architectures.output_size(config, task)
+    size = architectures.output_size(config)
     return ModelSpec(algorithm, task, config, coding, size), examples, held_out

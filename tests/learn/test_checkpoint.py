@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_breast_cancer
 
 from aimaas.learn import trainer
@@ -185,3 +186,9 @@ def test_cancelling_before_the_first_step_leaves_no_checkpoint(tmp_path: Path) -
     with pytest.raises(trainer.Cancelled):
         run("mlp", tmp_path, should_stop=lambda: True)
     assert not (tmp_path / STATE).exists()
+
+
+def test_training_leaves_the_callers_random_state_alone() -> None:
+    before = torch.get_rng_state()
+    run("mlp", None, epochs=1)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -15,6 +15,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from aimaas.errors import InvalidInput
 from aimaas.learn import artifacts, trainer
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor
@@ -130,3 +131,49 @@ def test_mlp_classifies_and_regresses_tables() -> None:
         should_stop=never,
     )
     assert trained.spec["task"] == "regression" and trained.metrics["val_r2"] >= 0.3
+
+
+def test_validation_columns_are_matched_by_name() -> None:
+    train, test, _ = tables(load_breast_cancer, stratify=True)
+    assert test.features is not None and test.feature_names is not None
+    reversed_test = Dataset(
+        "table",
+        features=test.features[:, ::-1],
+        targets=test.targets,
+        feature_names=test.feature_names[::-1],
+    )
+    metrics = [
+        trainer.train(
+            "logistic_regression",
+            train,
+            held_out,
+            {},
+            seed=0,
+            checkpoint_dir=None,
+            on_event=no_events,
+            should_stop=never,
+        ).metrics["val_accuracy"]
+        for held_out in (test, reversed_test)
+    ]
+    assert metrics[0] == metrics[1] >= 0.95
+    renamed = Dataset(
+        "table",
+        features=test.features,
+        targets=test.targets,
+        feature_names=["x", *test.feature_names[1:]],
+    )
+    with pytest.raises(InvalidInput) as caught:
+        trainer.train(
+            "logistic_regression",
+            train,
+            renamed,
+            {},
+            seed=0,
+            checkpoint_dir=None,
+            on_event=no_events,
+            should_stop=never,
+        )
+    assert (
+        caught.value.param == "validation_file"
+        and "missing ['mean radius']" in caught.value.message
+    )

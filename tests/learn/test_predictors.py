@@ -290,3 +290,73 @@ def test_garbage_bytes_are_refused(iris_model: tuple[TrainedModel, Dataset]) -> 
         artifacts.load_predictor(b"\x80\x04pickle", spec_json)
     with pytest.raises(ValueError, match="not JSON"):
         artifacts.load_predictor(weights, b"{")
+
+
+def small(kind: str, shape: tuple[int, ...], rows: int = 120) -> Dataset:
+    rng = np.random.default_rng(0)
+    targets = np.arange(rows) % 3
+    if kind == "images":
+        features: np.ndarray = rng.integers(0, 256, (rows, *shape), dtype=np.uint8)
+    else:
+        features = rng.normal(size=(rows, *shape)).astype(np.float32)
+    return Dataset(kind, features=features, targets=targets)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "kind", "shape"),
+    [
+        ("linear_regression", "tensor", (3, 2)),
+        ("logistic_regression", "tensor", (3, 2)),
+        ("mlp", "tensor", (4, 4)),
+        ("cnn", "tensor", (6, 6)),
+        ("cnn", "tensor", (2, 6, 5)),
+        ("cnn", "images", (9, 7, 3)),
+        ("rnn", "tensor", (5,)),
+        ("rnn", "tensor", (5, 3)),
+        ("transformer", "tensor", (5,)),
+        ("transformer", "tensor", (5, 3)),
+    ],
+)
+def test_every_algorithm_reads_each_shape_it_takes(
+    algorithm: str, kind: str, shape: tuple[int, ...]
+) -> None:
+    dataset = small(kind, shape)
+    if algorithm == "linear_regression":
+        dataset = Dataset(
+            kind, features=dataset.features, targets=np.linspace(0.5, 3, len(dataset))
+        )
+    params = {} if algorithm.endswith("regression") else {"epochs": 2}
+    model = trainer.train(
+        algorithm,
+        dataset,
+        None,
+        params,
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+    predictor = artifacts.load_predictor(*artifacts.save(model))
+    assert predictor.signature.inputs[0].shape == [-1, *shape]
+    outputs = served_outputs(predictor, dataset)
+    expected = in_memory(model, dataset)
+    if predictor.task == "classification":
+        got = np.stack([o["probabilities"] for o in outputs])
+        np.testing.assert_allclose(
+            got, torch.softmax(torch.from_numpy(expected), 1).numpy(), atol=1e-5
+        )
+    else:
+        spec = specs.read(json.dumps(model.spec).encode())
+        assert spec.encoding.target is not None
+        got = np.asarray([o["prediction"] for o in outputs])
+        np.testing.assert_allclose(got, spec.encoding.target.restore(expected[:, 0]), rtol=1e-5)
+
+
+def test_a_vocabulary_that_does_not_fit_the_embedding_is_refused() -> None:
+    model, _ = trained("gru-topics")
+
+    def grow(spec: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        spec["preprocessing"]["tokenizer"]["vocabulary"].append("newword")
+
+    with pytest.raises(ValueError, match="vocab_size"):
+        artifacts.load_predictor(*tampered(model, grow))
