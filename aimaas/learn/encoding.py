@@ -25,6 +25,7 @@ from aimaas.learn.dataset import Dataset, DatasetKind
 from aimaas.learn.examples import Examples, skipgram_pairs
 from aimaas.learn.images import ImageMode
 from aimaas.learn.preprocessing import (
+    MAX_CLASSES,
     LabelEncoder,
     Standardizer,
     TargetScaler,
@@ -193,6 +194,12 @@ def fit(
     if task == "classification":
         assert dataset.targets is not None
         labels = LabelEncoder.fit(dataset.targets)
+        if len(labels.classes) > MAX_CLASSES:
+            raise InvalidInput(
+                f"{len(labels.classes)} classes is more than {MAX_CLASSES}; to predict a "
+                'number, set "task": "regression".',
+                param="hyperparameters.task",
+            )
     elif task == "regression":
         assert dataset.targets is not None
         values = numeric_targets(dataset.targets)

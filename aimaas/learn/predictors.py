@@ -61,7 +61,7 @@ class ModelPredictor:
                 f"Input {self._input!r} must be shaped {[-1, *shape]}; got {list(array.shape)}.",
                 param=self._input,
             )
-        return list(self._numbers(array, self._input, batch=True))
+        return list(self._numbers(array, self._input))
 
     # --- per batch ---------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ class ModelPredictor:
             return f"send an object with the columns {names} or {shape[0]} numbers"
         return f"send numbers shaped {shape}"
 
-    def _numbers(self, array: np.ndarray, param: str, *, batch: bool = False) -> np.ndarray:
+    def _numbers(self, array: np.ndarray, param: str) -> np.ndarray:
         if array.dtype.kind not in "iuf":
             raise InvalidInput(f"{param}: values must be numbers; {self._expected()}.", param=param)
         values = array.astype(np.float64)
