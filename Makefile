@@ -37,16 +37,16 @@ run: $(VENV)/.installed-run
 	$(BIN)/aimaas serve
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check aimaas tests
-	$(BIN)/ruff format --check aimaas tests
+	$(BIN)/ruff check aimaas tests examples
+	$(BIN)/ruff format --check aimaas tests examples
 	$(BIN)/mypy
 
 test: lint native
 	$(BIN)/python -m pytest -q
 
 format: $(VENV)/.installed-test
-	$(BIN)/ruff format aimaas tests
-	$(BIN)/ruff check --fix aimaas tests
+	$(BIN)/ruff format aimaas tests examples
+	$(BIN)/ruff check --fix aimaas tests examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
