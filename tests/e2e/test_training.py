@@ -303,3 +303,12 @@ def test_kill_9_mid_training_resumes_to_the_same_weights(tmp_path: Path) -> None
         ).json()
         assert wait_for(client, again["id"], {"succeeded", "failed"})["status"] == "succeeded"
     assert _digest(data_dir, "resumed") == _digest(data_dir, "straight")
+
+
+def test_the_algorithm_catalogue_shows_bounds(server: LiveServer) -> None:
+    with server.http() as client:
+        catalogue = {a["name"]: a for a in client.get("/v1/training/algorithms").json()["data"]}
+    assert set(catalogue) >= {"linear_regression", "logistic_regression", "cnn", "word2vec"}
+    epochs = catalogue["mlp"]["hyperparameters"]["properties"]["epochs"]
+    assert epochs["minimum"] == 1 and epochs["maximum"] == 10_000
+    assert catalogue["cnn"]["kinds"] == ["images", "tensor"]

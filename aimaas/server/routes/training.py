@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from aimaas.learn import algorithms
 from aimaas.protocol.jobs import JobEventList, TrainingJob, TrainingJobCreate, TrainingJobList
 from aimaas.server.deps import ServicesDep, Trainer
 from aimaas.server.routes import new_router
 
 router = new_router(prefix="/v1/training", tags=["training"])
+
+
+@router.get("/algorithms")
+def list_algorithms(_: Trainer) -> dict[str, Any]:
+    """The algorithms, the data each trains on, and each one's hyperparameters (JSON
+    Schema with defaults and bounds)."""
+    return {"object": "list", "data": algorithms.describe()}
 
 
 @router.post("/jobs", status_code=201)
