@@ -312,3 +312,30 @@ def test_the_algorithm_catalogue_shows_bounds(server: LiveServer) -> None:
     epochs = catalogue["mlp"]["hyperparameters"]["properties"]["epochs"]
     assert epochs["minimum"] == 1 and epochs["maximum"] == 10_000
     assert catalogue["cnn"]["kinds"] == ["images", "tensor"]
+
+
+def test_cli_train_uploads_trains_and_reports(server: LiveServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "iris.csv"
+    data.write_bytes(iris_csv())
+    result = subprocess.run(
+        [sys.executable, "-m", "aimaas", "train", "logistic_regression", "--file", str(data),
+         "--target", "species", "--model", "iris-cli", "--set", "l2=0.5", "--seed", "1",
+         "--url", server.url, "--api-key", server.admin_key],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "iris-cli:1 trained" in result.stdout
+    with server.http() as client:
+        jobs = client.get("/v1/training/jobs").json()["data"]
+    job = next(j for j in jobs if j["model"] == "iris-cli")
+    assert job["hyperparameters"]["l2"] == 0.5 and job["seed"] == 1
+    refused = subprocess.run(
+        [sys.executable, "-m", "aimaas", "train", "mlp", "--file", str(data), "--model", "x",
+         "--target", "species", "--set", "epochs=0", "--url", server.url,
+         "--api-key", server.admin_key],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "hyperparameters.epochs" in refused.stderr
