@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import json
 import math
 import stat
@@ -21,7 +22,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -127,21 +128,51 @@ def _decode_head(head: bytes) -> str | None:
 
 
 def _lines(path: Path) -> Iterator[str]:
-    """The file's lines, decoded; a line over MAX_LINE_BYTES is refused before it is held."""
+    """The file's lines, decoded, each with its newline; a line over MAX_LINE_BYTES is refused
+    without being held whole."""
+    return itertools.chain.from_iterable(_line_blocks(path))
+
+
+def _line_blocks(path: Path) -> Iterator[list[str]]:
     with path.open("rb") as stream:
-        number = 0
-        while raw := stream.readline(MAX_LINE_BYTES + 1):
-            number += 1
-            if len(raw) > MAX_LINE_BYTES:
-                raise _refuse(
-                    f"Line {number} is longer than {MAX_LINE_BYTES} bytes; split it or check "
-                    "that the file uses newlines."
-                )
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise _refuse(f"Line {number} is not UTF-8 text; save the file as UTF-8.") from None
-            yield text.removeprefix("\ufeff") if number == 1 else text
+        before = 0  # lines before the block
+        carry = b""  # a line not ended in the previous block
+        while block := stream.read(_CHUNK):
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            carry, data = data[cut:], data[:cut]
+            if len(carry) > MAX_LINE_BYTES:
+                _too_long(before + data.count(b"\n") + 1)
+            if data:
+                yield _decode_lines(data, before)
+                before += data.count(b"\n")
+        if carry:
+            yield _decode_lines(carry, before)
+
+
+def _too_long(line: int) -> NoReturn:
+    raise _refuse(
+        f"Line {line} is longer than {MAX_LINE_BYTES} bytes; split it or check that the file "
+        "uses newlines."
+    )
+
+
+def _decode_lines(data: bytes, before: int) -> list[str]:
+    parts = data.split(b"\n")
+    longest = max(map(len, parts))
+    if longest > MAX_LINE_BYTES:
+        _too_long(before + 1 + next(i for i, p in enumerate(parts) if len(p) == longest))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = before + data.count(b"\n", 0, exc.start) + 1
+        raise _refuse(f"Line {line} is not UTF-8 text; save the file as UTF-8.") from None
+    if before == 0:
+        text = text.removeprefix("\ufeff")
+    lines = text.split("\n")
+    last = lines.pop()  # "" after a final newline, else a line without one
+    ended = [line + "\n" for line in lines]
+    return [*ended, last] if last else ended
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -192,28 +223,67 @@ def _check_header(columns: list[str]) -> None:
         seen.add(name)
 
 
-def _inspect_csv(path: Path) -> dict[str, Any]:
+_BATCH_ROWS = 8192
+
+
+def _csv_table(path: Path) -> tuple[list[str], Iterator[tuple[list[int], list[tuple[str, ...]]]]]:
+    """The checked header, and the rows in batches: (line numbers, one tuple per column)."""
     rows = _csv_rows(path)
     _, header = next(rows, (0, []))
     columns = [name.strip() for name in header]
     _check_header(columns)
+
+    def batches() -> Iterator[tuple[list[int], list[tuple[str, ...]]]]:
+        lines: list[int] = []
+        batch: list[list[str]] = []
+        for line, row in rows:
+            if len(row) != len(columns):
+                raise _refuse(
+                    f"Line {line} has {len(row)} values but the header has {len(columns)} "
+                    "columns; every row needs one value per column."
+                )
+            lines.append(line)
+            batch.append(row)
+            if len(batch) == _BATCH_ROWS:
+                yield lines, list(zip(*batch, strict=True))
+                lines, batch = [], []
+        if batch:
+            yield lines, list(zip(*batch, strict=True))
+
+    return columns, batches()
+
+
+def _floats(cells: tuple[str, ...]) -> tuple[np.ndarray, None] | tuple[None, tuple[int, str]]:
+    """The cells as finite float64s, or the index and problem of the first cell that is not."""
+    try:
+        values = np.array(cells, dtype=np.float64)
+    except ValueError:
+        pass
+    else:
+        if np.isfinite(values).all():
+            return values, None
+    for index, cell in enumerate(cells):
+        problem = _cell_problem(cell)
+        if problem is not None:
+            return None, (index, problem)
+    raise AssertionError("unreachable: a cell failed to parse but none has a problem")
+
+
+def _inspect_csv(path: Path) -> dict[str, Any]:
+    columns, batches = _csv_table(path)
     # Column index -> (line, problem) of its first cell that is not a finite number. Only one
     # column may have one: it can only be the target, every other column is a feature.
     suspect: dict[int, tuple[int, str]] = {}
     count = 0
-    for line, row in rows:
-        if len(row) != len(columns):
-            raise _refuse(
-                f"Line {line} has {len(row)} values but the header has {len(columns)} columns; "
-                "every row needs one value per column."
-            )
-        count += 1
-        for index, cell in enumerate(row):
-            if index in suspect:
-                continue
-            problem = _cell_problem(cell)
-            if problem is None:
-                continue
+    for lines, cells in batches:
+        count += len(lines)
+        found = []
+        for index, column in enumerate(cells):
+            if index not in suspect:
+                _, bad = _floats(column)
+                if bad is not None:
+                    found.append((lines[bad[0]], index, bad[1]))
+        for line, index, problem in sorted(found):
             if suspect:
                 ((other, (other_line, other_problem)),) = suspect.items()
                 raise _refuse(
@@ -234,9 +304,7 @@ def _inspect_csv(path: Path) -> dict[str, Any]:
 
 
 def _read_csv(path: Path, details: dict[str, Any], target: str | None) -> Dataset:
-    rows = _csv_rows(path)
-    _, header = next(rows, (0, []))
-    columns = [name.strip() for name in header]
+    columns, batches = _csv_table(path)
     listing = ", ".join(repr(name[:64]) for name in columns[:50])
     if target is None:
         raise InvalidInput(
@@ -257,35 +325,33 @@ def _read_csv(path: Path, details: dict[str, Any], target: str | None) -> Datase
             param="target",
         )
     at = columns.index(target)
-    features: list[list[float]] = []
+    blocks: list[np.ndarray] = []
     labels: list[str] = []
-    for line, row in rows:
-        if len(row) != len(columns):
-            raise _refuse(f"Line {line} has {len(row)} values; the header has {len(columns)}.")
-        values = []
-        for index, cell in enumerate(row):
-            if index == at:
-                continue
-            problem = _cell_problem(cell)
-            if problem is not None:
+    for lines, cells in batches:
+        block = np.empty((len(lines), len(columns) - 1), dtype=np.float64)
+        for slot, index in enumerate(i for i in range(len(columns)) if i != at):
+            values, bad = _floats(cells[index])
+            if bad is not None:
                 raise InvalidInput(
-                    f"Feature column {columns[index][:64]!r} has {problem} on line {line}; "
-                    "features need finite numbers.",
+                    f"Feature column {columns[index][:64]!r} has {bad[1]} on line "
+                    f"{lines[bad[0]]}; features need finite numbers.",
                     param="target",
                 )
-            values.append(float(cell))
-        label = row[at].strip()
-        if not label or label.lower() in ("nan", "+nan", "-nan"):
-            raise InvalidInput(
-                f"The target column {target[:64]!r} is empty or NaN on line {line}; fill or "
-                "drop the rows without a target.",
-                param="target",
-            )
-        features.append(values)
-        labels.append(label)
+            block[:, slot] = values
+        for line, raw in zip(lines, cells[at], strict=True):
+            label = raw.strip()
+            if not label or label.lower() in ("nan", "+nan", "-nan"):
+                raise InvalidInput(
+                    f"The target column {target[:64]!r} is empty or NaN on line {line}; fill "
+                    "or drop the rows without a target.",
+                    param="target",
+                )
+            labels.append(label)
+        blocks.append(block)
+    features = np.concatenate(blocks) if blocks else np.empty((0, len(columns) - 1))
     return Dataset(
         kind="table",
-        features=np.array(features, dtype=np.float64).reshape(len(labels), len(columns) - 1),
+        features=features,
         targets=_csv_targets(labels, target, target in numeric),
         feature_names=[name for name in columns if name != target],
         target_name=target,
@@ -295,7 +361,7 @@ def _read_csv(path: Path, details: dict[str, Any], target: str | None) -> Datase
 def _csv_targets(labels: list[str], target: str, numeric: bool) -> np.ndarray:
     if not numeric:
         return np.array(labels, dtype=str)
-    values = np.array([float(label) for label in labels], dtype=np.float64)
+    values = np.array(labels, dtype=np.float64)
     if not np.isfinite(values).all():
         raise InvalidInput(f"The target column {target[:64]!r} holds infinity.", param="target")
     if np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from starlette.concurrency import run_in_threadpool
 
 from aimaas.config import Settings
+from aimaas.jobs.runner import JobRunner
 from aimaas.learn import hyperparameters
 from aimaas.learn.inputs import load_training_data
-from aimaas.learn.runner import JobRunner
 from aimaas.protocol.jobs import (
     TERMINAL,
     JobEventList,

@@ -18,6 +18,7 @@ import torch
 from pydantic import BaseModel
 
 from aimaas.errors import InvalidInput
+from aimaas.jobs.context import Cancelled as JobCancelled
 from aimaas.learn import algorithms, architectures, encoding, solvers
 from aimaas.learn import hyperparameters as hp
 from aimaas.learn.checkpoint import Progress
@@ -31,7 +32,7 @@ from aimaas.learn.servable import TrainedModel
 from aimaas.learn.specs import ModelSpec
 
 
-class Cancelled(Exception):
+class Cancelled(JobCancelled):
     """``should_stop()`` returned True; the last end-of-epoch checkpoint remains."""
 
 

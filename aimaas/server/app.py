@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from aimaas import __version__
 from aimaas.config import Settings
 from aimaas.engine.types import TextGenerator
-from aimaas.learn.runner import JobRunner
+from aimaas.jobs.runner import JobRunner
+from aimaas.jobs.worker import HANDLERS
 from aimaas.learn.service import TrainingService
 from aimaas.observability.metrics import Metrics
 from aimaas.registry.db import Database
@@ -52,7 +53,7 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
     metrics.watch_slots(lambda: slot_counts(manager))
     specs = SpecCache(db)
     # A finished job registers a version from its worker: serve it from the next request.
-    runner = JobRunner(settings, db, on_job_end=specs.forget)
+    runner = JobRunner(settings, db, kinds=tuple(HANDLERS), on_job_end=specs.forget)
     return Services(
         settings=settings,
         db=db,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aimaas.config import Settings
-from aimaas.learn.runner import JobRunner
+from aimaas.jobs.runner import JobRunner
 from aimaas.learn.service import TrainingService
 from aimaas.observability.metrics import Metrics
 from aimaas.registry.db import Database

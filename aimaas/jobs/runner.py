@@ -34,7 +34,7 @@ class JobRunner:
         db: Database,
         *,
         kinds: Sequence[str] = ("training",),
-        worker_module: str = "aimaas.learn.worker",
+        worker_module: str = "aimaas.jobs.worker",
         on_job_end: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
