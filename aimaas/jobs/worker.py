@@ -32,6 +32,8 @@ log = logging.getLogger("aimaas.jobs")
 # Job kind -> "module:function" of its handler (imported only in the worker that needs it).
 HANDLERS: dict[str, str] = {
     "training": "aimaas.learn.job:run_training",
+    "evaluation": "aimaas.evaluate.job:run_evaluation",
+    "optimization": "aimaas.optimize.job:run_optimization",
 }
 
 
