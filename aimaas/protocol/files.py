@@ -35,6 +35,9 @@ class FileObject(BaseModel):
 class FileList(BaseModel):
     object: Literal["list"] = "list"
     data: list[FileObject]
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool = False  # OpenAI's clients page on until this is false
 
 
 class FileDeleted(BaseModel):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from aimaas.errors import InvalidInput, NotFound
@@ -66,13 +66,44 @@ def create_file(
     return row
 
 
-def list_files(session: Session, *, tenant_id: str) -> Sequence[File]:
-    """A tenant's files, newest first."""
-    query = (
-        select(File)
-        .where(File.tenant_id == tenant_id)
-        .order_by(File.created_at.desc(), File.id.desc())
-    )
+def list_files(
+    session: Session,
+    *,
+    tenant_id: str,
+    purpose: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = True,
+) -> Sequence[File]:
+    """A tenant's files, newest first (or oldest first); ``after`` is the id of the last file
+    of the previous page."""
+    query = select(File).where(File.tenant_id == tenant_id)
+    if purpose is not None:
+        query = query.where(File.purpose == purpose)
+    if after is not None:
+        cursor = session.get(File, after)
+        if cursor is None or cursor.tenant_id != tenant_id:
+            raise InvalidInput(f"'after' names no file of yours: {after[:64]!r}.", param="after")
+        if newest_first:
+            query = query.where(
+                or_(
+                    File.created_at < cursor.created_at,
+                    and_(File.created_at == cursor.created_at, File.id < cursor.id),
+                )
+            )
+        else:
+            query = query.where(
+                or_(
+                    File.created_at > cursor.created_at,
+                    and_(File.created_at == cursor.created_at, File.id > cursor.id),
+                )
+            )
+    if newest_first:
+        query = query.order_by(File.created_at.desc(), File.id.desc())
+    else:
+        query = query.order_by(File.created_at, File.id)
+    if limit is not None:
+        query = query.limit(limit)
     return session.scalars(query).all()
 
 

@@ -160,6 +160,27 @@ def test_csv_with_too_many_columns_or_a_huge_line(tmp_path: Path) -> None:
     refused(write(tmp_path, huge, "long.csv"), "line 2", "longer than")
 
 
+def test_line_numbers_hold_across_read_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files are read in blocks; lines that straddle blocks keep their numbers."""
+    monkeypatch.setattr(data, "_CHUNK", 1000)  # 1 MiB in production
+    monkeypatch.setattr(data, "_BATCH_ROWS", 7)
+    body = "a,b,label\r\n" + "1.25,2,cat\r\n" * 3000  # CRLF
+    path = write(tmp_path, body + "4,5,dog", "big.csv")  # no final newline
+    details = inspect_upload(path, "big.csv")
+    assert details["rows"] == 3001
+    dataset = read_dataset(path, details, target="label")
+    assert dataset.features is not None and dataset.features.shape == (3001, 2)
+    assert dataset.features[-1].tolist() == [4, 5] and dataset.features[0].tolist() == [1.25, 2]
+    assert dataset.targets is not None and dataset.targets[-1] == "dog"
+    refused(write(tmp_path, body + "4,x,dog\r\n", "bad.csv"), "'b'", "line 3002")
+    refused(write(tmp_path, body.encode() + b"4,\xff,dog\n", "latin.csv"), "line 3002")
+    refused(write(tmp_path, body + "4,5\n", "ragged.csv"), "line 3002")
+    jsonl = '{"text": "a"}\n' * 3000 + '{"txt": "b"}\n'
+    refused(write(tmp_path, jsonl, "t.jsonl"), "line 3001", "'text'")
+
+
 def test_csv_not_utf8(tmp_path: Path) -> None:
     latin1 = "a,b\n" + "1,2\n" * 20 + "café,3\n"
     refused(write(tmp_path, latin1.encode("latin-1")), "line 22", "utf-8")

@@ -83,6 +83,29 @@ def test_upload_list_get_delete(api: Api) -> None:
     assert len(stored(api)) == 1  # the JSONL's artifact; the CSV's is gone
 
 
+def test_listing_pages_like_openai(api: Api) -> None:
+    ids = [upload(api, CSV + str(i).encode() * 4 + b",1,a\n").json()["id"] for i in range(5)]
+    upload(api, purpose="evaluation")
+
+    def page(**params: object) -> dict[str, Any]:
+        response = api.client.get("/v1/files", params=params, headers=api.auth())
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    first = page(purpose="training", limit=2)
+    assert [f["id"] for f in first["data"]] == ids[::-1][:2] and first["has_more"] is True
+    assert first["first_id"] == ids[4] and first["last_id"] == ids[3]
+    rest = page(purpose="training", after=first["last_id"])
+    assert [f["id"] for f in rest["data"]] == ids[::-1][2:] and rest["has_more"] is False
+    oldest = page(purpose="training", order="asc", limit=3)
+    assert [f["id"] for f in oldest["data"]] == ids[:3]
+    assert len(page()["data"]) == 6
+    for params in ({"limit": 0}, {"limit": 10_001}, {"order": "up"}, {"after": "file-x"}):
+        response = api.client.get("/v1/files", params=params, headers=api.auth())
+        assert response.status_code == 400, params
+        assert response.json()["error"]["param"] == next(iter(params))
+
+
 def test_same_bytes_share_an_artifact_until_the_last_delete(api: Api) -> None:
     first, second = upload(api).json(), upload(api, filename="copy.csv").json()
     assert len(stored(api)) == 1

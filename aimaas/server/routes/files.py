@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
+from fastapi import Query
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 router = new_router(prefix="/v1", tags=["files"])
 
 MAX_PARTS = 8
+MAX_PAGE = 10_000
 MAX_FIELD_BYTES = 1024
 _FORM_HINT = "send multipart/form-data with a 'file' part and a 'purpose' field"
 _UPLOAD_BODY: dict[str, Any] = {
@@ -188,10 +190,30 @@ async def upload_file(request: Request, services: ServicesDep, caller: Trainer) 
 
 
 @router.get("/files")
-def list_files(services: ServicesDep, caller: Trainer) -> FileList:
+def list_files(
+    services: ServicesDep,
+    caller: Trainer,
+    purpose: Annotated[str | None, Query(max_length=32)] = None,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+    order: Literal["asc", "desc"] = "desc",
+) -> FileList:
     with services.db.session() as session:
-        rows = files.list_files(session, tenant_id=caller.tenant_id)
-        return FileList(data=[FileObject.from_row(row) for row in rows])
+        rows = files.list_files(
+            session,
+            tenant_id=caller.tenant_id,
+            purpose=purpose,
+            after=after,
+            limit=limit + 1,
+            newest_first=order == "desc",
+        )
+        page = [FileObject.from_row(row) for row in rows[:limit]]
+    return FileList(
+        data=page,
+        first_id=page[0].id if page else None,
+        last_id=page[-1].id if page else None,
+        has_more=len(rows) > limit,
+    )
 
 
 @router.get("/files/{file_id}")
