@@ -152,20 +152,13 @@ class RemoteBackend:
         )
 
     def _call(self, method: str, path: str, schema: type[ResponseT], **kwargs: Any) -> ResponseT:
+        from aimaas.cli.http import checked, unreachable
+
         try:
             response = self.client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise CliError(
-                f"Cannot reach the server at {self.url} ({exc.__class__.__name__}); start it "
-                "with `aimaas serve` or fix --url."
-            ) from exc
-        if response.is_error:
-            try:
-                message = response.json()["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                message = response.text[:200]
-            raise CliError(f"{response.status_code}: {message}")
-        return schema.model_validate(response.json())
+            raise unreachable(self.url, exc) from exc
+        return schema.model_validate(checked(response))
 
     def create_tenant(self, name: str) -> TenantOut:
         return self._call("POST", "/v1/admin/tenants", TenantOut, json={"name": name})

@@ -8,23 +8,8 @@ from typing import Any
 import httpx
 
 from aimaas.cli.backend import CliError
+from aimaas.cli.http import checked, server_client, unreachable
 from aimaas.config import Settings
-
-
-def _server_url(settings: Settings) -> str:
-    if settings.client.url:
-        return settings.client.url.rstrip("/")
-    host = settings.server.host if settings.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    return f"http://{host}:{settings.server.port}"
-
-
-def _api_key(settings: Settings) -> str:
-    if settings.client.api_key:
-        return settings.client.api_key
-    key_file = settings.storage.admin_key_file
-    if key_file.is_file():
-        return key_file.read_text().strip()
-    raise CliError("No key: pass --api-key or set AIMAAS_API_KEY.")
 
 
 def stream_reply(
@@ -40,12 +25,7 @@ def stream_reply(
     reply = []
     with client.stream("POST", "/v1/chat/completions", json=body) as response:
         if response.is_error:
-            response.read()
-            try:
-                message = response.json()["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                message = response.text[:200]
-            raise CliError(f"{response.status_code}: {message}")
+            checked(response)
         for line in response.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
@@ -61,11 +41,9 @@ def stream_reply(
 
 
 def run_chat(settings: Settings, *, model: str, max_tokens: int) -> None:
-    url = _server_url(settings)
-    headers = {"Authorization": f"Bearer {_api_key(settings)}"}
     messages: list[dict[str, str]] = []
-    with httpx.Client(base_url=url, headers=headers, timeout=None) as client:
-        print(f"Chatting with {model} at {url}. Ctrl-D to end.")
+    with server_client(settings, timeout=None) as client:
+        print(f"Chatting with {model} at {client.base_url}. Ctrl-D to end.")
         while True:
             try:
                 prompt = input("you> ")
@@ -79,7 +57,5 @@ def run_chat(settings: Settings, *, model: str, max_tokens: int) -> None:
             try:
                 reply = stream_reply(client, model, messages, max_tokens)
             except httpx.HTTPError as exc:
-                raise CliError(
-                    f"Cannot reach {url} ({exc.__class__.__name__}); start it with `aimaas serve`."
-                ) from exc
+                raise unreachable(client.base_url, exc) from exc
             messages.append({"role": "assistant", "content": reply})

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aimaas.cli.backend import CliError
-from aimaas.cli.chat import _api_key, _server_url
+from aimaas.cli.http import checked, server_client, unreachable
 from aimaas.config import Settings
 
 _METRICS = ("loss", "val_loss", "val_accuracy", "val_r2")
@@ -32,23 +32,12 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     return parsed
 
 
-def _check(response: httpx.Response) -> dict[str, Any]:
-    if response.is_error:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text[:200]
-        raise CliError(f"{response.status_code}: {message}")
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def _file_id(client: httpx.Client, file: str) -> str:
     path = Path(file)
     if not path.is_file():
         return file  # already an uploaded file's id
     with path.open("rb") as handle:
-        uploaded = _check(
+        uploaded = checked(
             client.post(
                 "/v1/files", files={"file": (path.name, handle)}, data={"purpose": "training"}
             )
@@ -76,9 +65,7 @@ def follow(client: httpx.Client, job: dict[str, Any], console: Console) -> dict[
         headers = {"Accept": "text/event-stream"}
         path = f"/v1/training/jobs/{job['id']}/events"
         with client.stream("GET", path, headers=headers, timeout=None) as response:
-            if response.is_error:
-                response.read()
-                _check(response)
+            checked(response) if response.is_error else None
             for line in response.iter_lines():
                 if not line.startswith("data: "):
                     continue
@@ -93,7 +80,8 @@ def follow(client: httpx.Client, job: dict[str, Any], console: Console) -> dict[
                     )
                 elif event.get("type") == "early_stop":
                     progress.update(task, total=data.get("epoch"), completed=data.get("epoch"))
-    return _check(client.get(f"/v1/training/jobs/{job['id']}"))
+    ended: dict[str, Any] = checked(client.get(f"/v1/training/jobs/{job['id']}"))
+    return ended
 
 
 def run_training(
@@ -109,8 +97,7 @@ def run_training(
     wait: bool,
     console: Console,
 ) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {_api_key(settings)}"}
-    with httpx.Client(base_url=_server_url(settings), headers=headers, timeout=300) as client:
+    with server_client(settings) as client:
         try:
             body: dict[str, Any] = {
                 "model": model,
@@ -124,10 +111,7 @@ def run_training(
                 body["target"] = target
             if seed is not None:
                 body["seed"] = seed
-            job = _check(client.post("/v1/training/jobs", json=body))
+            job = checked(client.post("/v1/training/jobs", json=body))
             return follow(client, job, console) if wait else job
         except httpx.HTTPError as exc:
-            raise CliError(
-                f"Cannot reach the server at {client.base_url} ({type(exc).__name__}); start "
-                "it with `aimaas serve` or pass --url."
-            ) from exc
+            raise unreachable(client.base_url, exc) from exc
