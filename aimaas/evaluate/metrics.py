@@ -33,27 +33,13 @@ from sklearn.metrics import (  # type: ignore[import-untyped]
 )
 
 from aimaas.errors import InvalidInput
+from aimaas.evaluate.names import ALL_METRICS as ALL_METRICS
+from aimaas.evaluate.names import LOWER_IS_BETTER as LOWER_IS_BETTER
+from aimaas.evaluate.names import better as better
 from aimaas.evaluate.predict import Predictions, predict_dataset
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.preprocessing import normalize_labels, numeric_targets
 from aimaas.learn.servable import Predictor
-
-# Metrics where a smaller number is the better model.
-LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss", "mse", "rmse", "mae", "perplexity"})
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "precision_weighted",
-    "recall_weighted",
-    "f1_weighted",
-    "roc_auc",
-    "log_loss",
-)
-REGRESSION_METRICS = ("mse", "rmse", "mae", "r2")
-LANGUAGE_MODEL_METRICS = ("perplexity",)
-ALL_METRICS: tuple[str, ...] = CLASSIFICATION_METRICS + REGRESSION_METRICS + LANGUAGE_MODEL_METRICS
 
 
 @dataclass
@@ -253,10 +239,3 @@ def _finite(metrics: dict[str, Any], notes: list[str]) -> dict[str, float]:
         else:
             notes.append(f"{name} is undefined on this file ({number}).")
     return out
-
-
-def better(metric: str, candidate: float, reference: float) -> bool:
-    """Whether ``candidate`` is at least as good as ``reference`` on ``metric``."""
-    if metric in LOWER_IS_BETTER:
-        return candidate <= reference
-    return candidate >= reference

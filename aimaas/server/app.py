@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from aimaas import __version__
 from aimaas.config import Settings
 from aimaas.engine.types import TextGenerator
+from aimaas.evaluate.service import EvaluationService
 from aimaas.jobs.runner import JobRunner
 from aimaas.jobs.worker import HANDLERS
 from aimaas.learn.service import TrainingService
@@ -30,7 +31,17 @@ from aimaas.server.middleware import (
     Lifecycle,
     RequestContextMiddleware,
 )
-from aimaas.server.routes import admin, files, health, inference, models, openai, training, v2
+from aimaas.server.routes import (
+    admin,
+    evaluations,
+    files,
+    health,
+    inference,
+    models,
+    openai,
+    training,
+    v2,
+)
 from aimaas.server.services import Services
 
 
@@ -67,6 +78,7 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
         predictions=PredictionService(specs, manager, metrics.predict),
         runner=runner,
         training=TrainingService(settings, db, store, runner),
+        evaluations=EvaluationService(db, store, runner, specs),
     )
 
 
@@ -114,6 +126,7 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
         models.router,
         openai.router,
         training.router,
+        evaluations.router,
         v2.router,
         inference.v2_router,
         inference.predict_router,

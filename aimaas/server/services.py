@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aimaas.config import Settings
+from aimaas.evaluate.service import EvaluationService
 from aimaas.jobs.runner import JobRunner
 from aimaas.learn.service import TrainingService
 from aimaas.observability.metrics import Metrics
@@ -32,4 +33,5 @@ class Services:
     predictions: PredictionService
     runner: JobRunner
     training: TrainingService
+    evaluations: EvaluationService
     ready: bool = False

@@ -14,7 +14,7 @@ from sklearn.datasets import load_diabetes, load_iris
 
 from aimaas.errors import InvalidInput
 from aimaas.evaluate import evaluate_predictor, predict_dataset
-from aimaas.evaluate.metrics import better
+from aimaas.evaluate.names import better
 from aimaas.learn import artifacts, trainer
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor

@@ -1,0 +1,85 @@
+"""What an evaluation scores and on what: shared by the API (checks at submit time, so a
+wrong model, file or target is a 400/404 at once) and by the worker that runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from aimaas.errors import InvalidInput
+from aimaas.evaluate.predict import model_inputs
+from aimaas.learn import artifacts
+from aimaas.learn.dataset import Dataset
+from aimaas.learn.inputs import read_file
+from aimaas.learn.servable import Predictor
+from aimaas.registry.db import Database
+from aimaas.registry.store import ArtifactStore
+from aimaas.registry.tables import Model, ModelVersion
+
+Method = Literal["metrics", "perplexity"]
+TRAINED_FORMAT = "aimaas-torch"
+
+
+def method_for(model: Model, version: ModelVersion) -> Method:
+    """How this version is evaluated; InvalidInput(param="model") when it cannot be."""
+    if version.format == TRAINED_FORMAT:
+        if model.task not in ("classification", "regression"):
+            raise InvalidInput(
+                f"Model {model.name!r} is a {model.task} model; evaluations score "
+                "classifiers, regressors and language models.",
+                param="model",
+            )
+        return "metrics"
+    if version.format == "transformers":
+        return "perplexity"
+    if version.format == "gguf":
+        raise InvalidInput(
+            f"Model {model.name!r} is a GGUF model: perplexity needs a Hugging Face-format "
+            "model (register its folder with `aimaas models register --hf-dir`).",
+            param="model",
+        )
+    raise InvalidInput(
+        f"Model {model.name!r} ({version.format}) cannot be evaluated; evaluations score "
+        "trained classifiers and regressors, and language models in Hugging Face format.",
+        param="model",
+    )
+
+
+def load_predictor(store: ArtifactStore, details: dict[str, Any]) -> Predictor:
+    files = details["files"]
+    return artifacts.load_predictor(
+        store.read_bytes(files["model.safetensors"]), store.read_bytes(files["model.json"])
+    )
+
+
+def labelled_data(
+    db: Database, store: ArtifactStore, *, tenant_id: str, file_id: str, target: str | None,
+    predictor: Predictor,
+) -> Dataset:  # fmt: skip
+    """The file as a labelled dataset that fits the model's input."""
+    dataset = read_file(db, store, tenant_id=tenant_id, file_id=file_id, target=target,
+                        param="file")  # fmt: skip
+    if dataset.targets is None:
+        raise InvalidInput(
+            "The file has no labels or targets (an NPZ file needs 'y', JSON lines need "
+            "'label') to score the model's answers against.",
+            param="file",
+        )
+    model_inputs(predictor, dataset)  # the kind, columns and shape must fit
+    return dataset
+
+
+def corpus(db: Database, store: ArtifactStore, *, tenant_id: str, file_id: str) -> list[str]:
+    """The texts of a JSON lines file ``{"text": ...}`` for perplexity."""
+    dataset = read_file(db, store, tenant_id=tenant_id, file_id=file_id, target=None,
+                        param="file")  # fmt: skip
+    if dataset.texts is None:
+        raise InvalidInput(
+            'Perplexity is measured on text: upload JSON lines, one {"text": "..."} per line.',
+            param="file",
+        )
+    return dataset.texts
+
+
+def model_folder(details: dict[str, Any]) -> Path:
+    return Path(str(details.get("source", {}).get("path", "")))

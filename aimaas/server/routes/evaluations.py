@@ -1,0 +1,99 @@
+"""Evaluations (/v1/evaluations), a model's evaluations and its aliases with the promotion
+gate (/v1/models/{name}/evaluations, /v1/models/{name}/aliases)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from aimaas.protocol.evaluations import (
+    AliasDeleted,
+    AliasList,
+    AliasObject,
+    AliasSet,
+    EvaluationCreate,
+    EvaluationList,
+    EvaluationObject,
+)
+from aimaas.security.keys import Scope
+from aimaas.security.principal import Principal
+from aimaas.server.deps import ServicesDep, Trainer, require_any
+from aimaas.server.routes import new_router
+
+router = new_router(prefix="/v1", tags=["evaluations"])
+
+# Reading evaluations: the readers of models, and the trainers who submit them.
+Reader = Annotated[Principal, Depends(require_any(Scope.MODELS_READ, Scope.INFER, Scope.TRAIN))]
+ModelsWriter = Annotated[Principal, Depends(require_any(Scope.MODELS_WRITE))]
+
+
+@router.post("/evaluations", status_code=201)
+async def create_evaluation(
+    body: EvaluationCreate, services: ServicesDep, caller: Trainer
+) -> EvaluationObject:
+    return await services.evaluations.submit(caller.tenant_id, body)
+
+
+@router.get("/evaluations")
+def list_evaluations(
+    services: ServicesDep,
+    caller: Reader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EvaluationList:
+    return services.evaluations.list(caller.tenant_id, limit)
+
+
+@router.get("/evaluations/{evaluation_id}")
+def get_evaluation(evaluation_id: str, services: ServicesDep, caller: Reader) -> EvaluationObject:
+    return services.evaluations.get(caller.tenant_id, evaluation_id)
+
+
+@router.get("/evaluations/{evaluation_id}/report", response_class=Response)
+async def evaluation_report(evaluation_id: str, services: ServicesDep, caller: Reader) -> Response:
+    """The evaluation's HTML page: metrics, per-class table, confusion matrix and plots."""
+    page = await run_in_threadpool(services.evaluations.report, caller.tenant_id, evaluation_id)
+    return Response(
+        page,
+        media_type="text/html; charset=utf-8",
+        headers={
+            # Self-contained: inline styles and data: images only, nothing else may load.
+            "Content-Security-Policy": "default-src 'none'; img-src data:; "
+            "style-src 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/models/{name}/evaluations")
+def model_evaluations(
+    name: str,
+    services: ServicesDep,
+    caller: Reader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> EvaluationList:
+    """Every evaluation of every version of the model, newest first, to compare versions."""
+    return services.evaluations.of_model(caller.tenant_id, name, limit)
+
+
+@router.get("/models/{name}/aliases")
+def list_aliases(name: str, services: ServicesDep, caller: Reader) -> AliasList:
+    return services.evaluations.aliases(caller.tenant_id, name)
+
+
+@router.put("/models/{name}/aliases/{alias}")
+def set_alias(
+    name: str, alias: str, body: AliasSet, services: ServicesDep, caller: ModelsWriter
+) -> AliasObject:
+    """Point ``alias`` at a version; with ``require``, only if its newest evaluation passes
+    the gate (409 with both numbers when it does not)."""
+    return services.evaluations.set_alias(caller.tenant_id, name, alias, body)
+
+
+@router.delete("/models/{name}/aliases/{alias}")
+def delete_alias(
+    name: str, alias: str, services: ServicesDep, caller: ModelsWriter
+) -> AliasDeleted:
+    return services.evaluations.delete_alias(caller.tenant_id, name, alias)
