@@ -29,6 +29,11 @@ def save(trained: TrainedModel) -> tuple[bytes, bytes]:
 def load_predictor(weights: bytes, spec_json: bytes) -> Predictor:
     """The model in the two files, ready to serve; ValueError naming what does not fit."""
     spec = specs.read(spec_json)
+    optimization = json.loads(spec_json).get("optimization")
+    if optimization is not None:  # quantized, pruned or ONNX: made by aimaas.optimize
+        from aimaas.optimize.artifacts import load_optimized  # onnxruntime only when needed
+
+        return load_optimized(spec, weights, optimization)
     try:
         tensors = load(weights)
     except (SafetensorError, ValueError) as exc:
