@@ -14,7 +14,7 @@ from aimaas.learn.inputs import read_file
 from aimaas.learn.servable import Predictor
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
-from aimaas.registry.tables import Model, ModelVersion
+from aimaas.registry.tables import File, Model, ModelVersion
 
 Method = Literal["metrics", "perplexity"]
 TRAINED_FORMAT = "aimaas-torch"
@@ -71,13 +71,18 @@ def labelled_data(
 
 def corpus(db: Database, store: ArtifactStore, *, tenant_id: str, file_id: str) -> list[str]:
     """The texts of a JSON lines file ``{"text": ...}`` for perplexity."""
-    dataset = read_file(db, store, tenant_id=tenant_id, file_id=file_id, target=None,
-                        param="file")  # fmt: skip
-    if dataset.texts is None:
+    with db.session() as session:
+        row = session.get(File, file_id)
+        format_ = None if row is None or row.tenant_id != tenant_id else row.details.get("format")
+    if format_ is not None and format_ != "jsonl":
         raise InvalidInput(
-            'Perplexity is measured on text: upload JSON lines, one {"text": "..."} per line.',
+            f"Perplexity is measured on text, and this file is {format_}: upload JSON lines, "
+            'one {"text": "..."} per line.',
             param="file",
         )
+    dataset = read_file(db, store, tenant_id=tenant_id, file_id=file_id, target=None,
+                        param="file")  # fmt: skip
+    assert dataset.texts is not None
     return dataset.texts
 
 
