@@ -111,7 +111,8 @@ class ModelManager:
 
     def _estimate_bytes(self, spec: ModelSpec) -> int:
         if spec.runtime == "torch":
-            weights = self.store.path_of(spec.source["files"]["model.safetensors"])
+            files = spec.source["files"]
+            weights = self.store.path_of(files.get("model.onnx") or files["model.safetensors"])
             return 2 * weights.stat().st_size + 16 * 1024 * 1024
         path = resolve_source(spec.source, data_dir=self.data_dir)
         if spec.runtime == "llama.cpp":

@@ -13,6 +13,7 @@ FORMAT_RUNTIMES: dict[str, Runtime] = {
     "sentence-transformers": "sentence-transformers",
     "transformers": "transformers",
     "aimaas-torch": "torch",  # trained here: safetensors weights + a JSON description
+    "aimaas-onnx": "torch",  # optimized here: an ONNX graph + the same JSON, on onnxruntime
 }
 
 

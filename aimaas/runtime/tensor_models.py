@@ -54,7 +54,7 @@ class TensorModel:
         max_delay: float,
         metrics: PredictMetrics | None = None,
     ) -> TensorModel:
-        weights = store.read_bytes(files["model.safetensors"])
+        weights = store.read_bytes(files.get("model.onnx") or files["model.safetensors"])
         predictor = artifacts.load_predictor(weights, store.read_bytes(files["model.json"]))
         return cls(
             name,

@@ -16,6 +16,7 @@ from aimaas.jobs.runner import JobRunner
 from aimaas.jobs.worker import HANDLERS
 from aimaas.learn.service import TrainingService
 from aimaas.observability.metrics import Metrics
+from aimaas.optimize.service import OptimizationService
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.catalog import SpecCache
@@ -39,6 +40,7 @@ from aimaas.server.routes import (
     inference,
     models,
     openai,
+    optimizations,
     training,
     v2,
 )
@@ -79,6 +81,7 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
         runner=runner,
         training=TrainingService(settings, db, store, runner),
         evaluations=EvaluationService(db, store, runner, specs),
+        optimizations=OptimizationService(db, store, runner),
     )
 
 
@@ -127,6 +130,7 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
         openai.router,
         training.router,
         evaluations.router,
+        optimizations.router,
         v2.router,
         inference.v2_router,
         inference.predict_router,

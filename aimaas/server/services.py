@@ -9,6 +9,7 @@ from aimaas.evaluate.service import EvaluationService
 from aimaas.jobs.runner import JobRunner
 from aimaas.learn.service import TrainingService
 from aimaas.observability.metrics import Metrics
+from aimaas.optimize.service import OptimizationService
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.catalog import SpecCache
@@ -34,4 +35,5 @@ class Services:
     runner: JobRunner
     training: TrainingService
     evaluations: EvaluationService
+    optimizations: OptimizationService
     ready: bool = False

@@ -1,0 +1,54 @@
+"""Optimizations: /v1/optimizations (submit, list, get, cancel; the methods)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from aimaas.optimize import methods
+from aimaas.protocol.optimizations import (
+    OptimizationCreate,
+    OptimizationList,
+    OptimizationObject,
+)
+from aimaas.server.deps import ServicesDep, Trainer
+from aimaas.server.routes import new_router
+
+router = new_router(prefix="/v1/optimizations", tags=["optimizations"])
+
+
+@router.get("/methods")
+def list_methods(_: Trainer) -> dict[str, Any]:
+    """The methods, the algorithms each takes, and each one's options (JSON Schema)."""
+    return {"object": "list", "data": methods.describe()}
+
+
+@router.post("", status_code=201)
+async def create_optimization(
+    body: OptimizationCreate, services: ServicesDep, caller: Trainer
+) -> OptimizationObject:
+    return await services.optimizations.submit(caller.tenant_id, body)
+
+
+@router.get("")
+def list_optimizations(
+    services: ServicesDep,
+    caller: Trainer,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> OptimizationList:
+    return services.optimizations.list(caller.tenant_id, limit)
+
+
+@router.get("/{optimization_id}")
+def get_optimization(
+    optimization_id: str, services: ServicesDep, caller: Trainer
+) -> OptimizationObject:
+    return services.optimizations.get(caller.tenant_id, optimization_id)
+
+
+@router.post("/{optimization_id}/cancel")
+def cancel_optimization(
+    optimization_id: str, services: ServicesDep, caller: Trainer
+) -> OptimizationObject:
+    return services.optimizations.cancel(caller.tenant_id, optimization_id)
