@@ -18,6 +18,7 @@ from rich.table import Table
 
 from aimaas import __version__
 from aimaas.cli.backend import Backend, CliError, open_backend
+from aimaas.cli.evaluate import eval_command
 from aimaas.cli.files import files_app
 from aimaas.config import Settings, load_settings
 from aimaas.errors import AimaasError
@@ -32,6 +33,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(files_app, name="files")
+app.command("eval")(eval_command)
 
 out = Console()
 err = Console(stderr=True)

@@ -47,7 +47,8 @@ def evaluate(client: httpx.Client, **body: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with start_server(tmp_path_factory.mktemp("evaluate") / "data", env=ENV) as live:
+    env = {**ENV, "AIMAAS_TRAINING__WORKERS": "2"}  # the two evaluations run side by side
+    with start_server(tmp_path_factory.mktemp("evaluate") / "data", env=env) as live:
         yield live
 
 
@@ -230,3 +231,23 @@ def test_perplexity_of_a_hugging_face_model(server: LiveServer, tmp_path: Path) 
         tabular = client.post("/v1/evaluations", json={"model": "tiny-lm", "file": table})
         assert tabular.status_code == 400 and tabular.json()["error"]["param"] == "file"
         assert "JSON lines" in tabular.json()["error"]["message"]
+
+
+def test_cli_eval_prints_a_table(server: LiveServer, setup: dict[str, Any], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "iris.csv"
+    data.write_bytes(iris_csv())
+    command = [sys.executable, "-m", "aimaas", "eval", f"{MODEL}:2", "--file", str(data),
+               "--url", server.url, "--api-key", server.admin_key]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    expected = setup["evaluations"][1]["metrics"]
+    for name in ("accuracy", "f1_macro", "roc_auc"):
+        line = next(line for line in result.stdout.splitlines() if f" {name} " in line)
+        assert f"{expected[name]:.6g}" in line, result.stdout
+    assert "virginica" in result.stdout and "Report: /v1/evaluations/" in result.stdout
+    command[4] = "nope"
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "404" in refused.stderr and "nope" in refused.stderr
