@@ -35,7 +35,7 @@ def method_for(model: Model, version: ModelVersion) -> Method:
     if version.format == "gguf":
         raise InvalidInput(
             f"Model {model.name!r} is a GGUF model: perplexity needs a Hugging Face-format "
-            "model (register its folder with `aimaas models register --hf-dir`).",
+            "model (register its folder with `aimaas models add --hf-dir`).",
             param="model",
         )
     raise InvalidInput(
