@@ -11,6 +11,7 @@ from aimaas.evaluate.predict import model_inputs
 from aimaas.learn import artifacts
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.inputs import read_file
+from aimaas.learn.preprocessing import numeric_targets
 from aimaas.learn.servable import Predictor
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
@@ -64,6 +65,10 @@ def labelled_data(
             "The file has no labels or targets (an NPZ file needs 'y', JSON lines need "
             "'label') to score the model's answers against.",
             param="file",
+        )
+    if predictor.task == "regression" and numeric_targets(dataset.targets) is None:
+        raise InvalidInput(
+            "The target column holds text; a regressor is scored on numbers.", param="target"
         )
     model_inputs(predictor, dataset)  # the kind, columns and shape must fit
     return dataset

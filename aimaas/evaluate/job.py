@@ -53,7 +53,7 @@ def run_evaluation(context: JobContext) -> Finalize:
     result = summary(evaluation, spec)
     plots = draw(evaluation, training_events)
     page = reports.render_html(
-        {**result, "id": context.job_id, "created_at": utcnow().isoformat(timespec="seconds")},
+        {**result, "id": context.job_id, "evaluated_at": utcnow().isoformat(timespec="seconds")},
         plots,
     )
     result["reports"] = {

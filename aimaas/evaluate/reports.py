@@ -142,7 +142,7 @@ def _format(value: Any) -> str:
 
 def render_html(evaluation: Mapping[str, Any], plots: Mapping[str, bytes]) -> bytes:
     """The report page of one evaluation (the job's result, plus ``id``, ``model``,
-    ``version``, ``file``, ``target``, ``created_at``), with ``plots`` (title -> PNG)."""
+    ``version``, ``file``, ``target``, ``evaluated_at``), with ``plots`` (title -> PNG)."""
     title = f"Evaluation of {evaluation.get('model')}:{evaluation.get('version')}"
     parts = [
         "<!DOCTYPE html>",
@@ -151,7 +151,7 @@ def render_html(evaluation: Mapping[str, Any], plots: Mapping[str, bytes]) -> by
         f"<h1>{_e(title)}</h1>",
         '<table class="meta">',
     ]
-    for key in ("id", "model", "version", "task", "file", "target", "rows", "created_at"):
+    for key in ("id", "model", "version", "task", "file", "target", "rows", "evaluated_at"):
         if evaluation.get(key) is not None:
             parts.append(f"<tr><td>{_e(key)}</td><td>{_e(evaluation[key])}</td></tr>")
     parts.append("</table>")

@@ -206,11 +206,9 @@ def gate(
         if not better(metric, value, require.min):
             bound = "at most" if lower else "at least"
             raise Conflict(
-                f"{label} has {metric} {value:.6g}{where} (evaluation {evaluation['id']}); the "
-                f"gate requires {bound} {require.min:.6g} (lower is better for {metric})."
-                if lower
-                else f"{label} has {metric} {value:.6g}{where} (evaluation {evaluation['id']}); "
-                f"the gate requires {bound} {require.min:.6g}.",
+                f"{label} has {metric} {value:.6g}{where} (evaluation {evaluation['id']}); "
+                f"the gate requires {bound} {require.min:.6g}"
+                + (f" (lower is better for {metric})." if lower else "."),
                 param="require.min",
             )
         check["min"] = require.min
