@@ -34,7 +34,7 @@ def test_migrate_empty_then_rerun(tmp_path: Path) -> None:
     db.migrate()  # second run: nothing to do, nothing lost
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM tenants")).scalar() == 1
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
     db.dispose()
 
 
