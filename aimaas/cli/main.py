@@ -20,6 +20,7 @@ from aimaas import __version__
 from aimaas.cli.backend import Backend, CliError, open_backend
 from aimaas.cli.evaluate import eval_command
 from aimaas.cli.files import files_app
+from aimaas.cli.optimize import optimize_command
 from aimaas.config import Settings, load_settings
 from aimaas.errors import AimaasError
 from aimaas.protocol.admin import ModelRegister
@@ -34,6 +35,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(files_app, name="files")
 app.command("eval")(eval_command)
+app.command("optimize")(optimize_command)
 
 out = Console()
 err = Console(stderr=True)

@@ -177,3 +177,24 @@ def test_bad_optimizations_are_refused_with_the_field(
         }  # fmt: skip
     with httpx.Client(base_url=server.url) as anonymous:
         assert anonymous.post("/v1/optimizations", json={}).status_code == 401
+
+
+def test_cli_optimize_shows_the_comparison(server: LiveServer, trained: dict[str, Any]) -> None:
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "aimaas", "optimize", *args,
+             "--url", server.url, "--api-key", server.admin_key],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    done = cli("digits:1", "--method", "quantize_static", "--set", "calibration_rows=256")
+    assert done.returncode == 0, done.stderr
+    assert "size (bytes)" in done.stdout and "accuracy" in done.stdout
+    assert "p50 latency batch 32" in done.stdout
+    assert "registered" in done.stdout
+    refused = cli("digits", "--method", "prune", "--set", "sparsity=5")
+    assert refused.returncode == 1
+    assert "options.sparsity" in refused.stderr
