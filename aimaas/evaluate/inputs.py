@@ -16,14 +16,14 @@ from aimaas.learn.servable import Predictor
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
 from aimaas.registry.tables import File, Model, ModelVersion
+from aimaas.runtime.specs import FORMAT_RUNTIMES
 
 Method = Literal["metrics", "perplexity"]
-TRAINED_FORMAT = "aimaas-torch"
 
 
 def method_for(model: Model, version: ModelVersion) -> Method:
     """How this version is evaluated; InvalidInput(param="model") when it cannot be."""
-    if version.format == TRAINED_FORMAT:
+    if FORMAT_RUNTIMES.get(version.format) == "torch":  # trained here, or optimized from one
         if model.task not in ("classification", "regression"):
             raise InvalidInput(
                 f"Model {model.name!r} is a {model.task} model; evaluations score "
@@ -47,10 +47,10 @@ def method_for(model: Model, version: ModelVersion) -> Method:
 
 
 def load_predictor(store: ArtifactStore, details: dict[str, Any]) -> Predictor:
+    """A trained (or optimized: ONNX, quantized, pruned) version's predictor."""
     files = details["files"]
-    return artifacts.load_predictor(
-        store.read_bytes(files["model.safetensors"]), store.read_bytes(files["model.json"])
-    )
+    weights = store.read_bytes(files.get("model.onnx") or files["model.safetensors"])
+    return artifacts.load_predictor(weights, store.read_bytes(files["model.json"]))
 
 
 def labelled_data(

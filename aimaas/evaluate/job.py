@@ -30,9 +30,11 @@ def run_evaluation(context: JobContext) -> Finalize:
             )
         details = dict(version.details or {})
         owned = model.tenant_id == context.tenant_id
+        # An optimized version names the job that trained its ancestor as training_job.
+        training_job = details.get("training_job") or details.get("job")
         training_events = (
-            [dict(e.data) for e in jobs.list_events(session, job_id=str(details["job"]))]
-            if details.get("job")
+            [dict(e.data) for e in jobs.list_events(session, job_id=str(training_job))]
+            if training_job
             else []
         )
     context.check_stop()

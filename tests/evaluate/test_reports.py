@@ -58,6 +58,7 @@ def test_only_classifiers_regressors_and_hf_language_models_are_evaluated() -> N
 
     assert inputs.method_for(*subject("aimaas-torch", "classification")) == "metrics"
     assert inputs.method_for(*subject("aimaas-torch", "regression")) == "metrics"
+    assert inputs.method_for(*subject("aimaas-onnx", "classification")) == "metrics"
     assert inputs.method_for(*subject("transformers", "chat")) == "perplexity"
     for fmt, task, reason in (
         ("gguf", "chat", "perplexity needs a Hugging Face-format model"),
