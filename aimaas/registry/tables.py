@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -57,6 +58,8 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Rate limits and quotas (security/limits.py); NULL: none.
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ApiKey(Base):
@@ -72,6 +75,8 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Rate limits and quotas (security/limits.py); NULL: none.
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Model(Base):
@@ -154,6 +159,11 @@ class JobEvent(Base):
 
 class Usage(Base):
     __tablename__ = "usage"
+    # Quotas sum a key's or a tenant's usage since the start of a day or month.
+    __table_args__ = (
+        Index("ix_usage_tenant_id_created_at", "tenant_id", "created_at"),
+        Index("ix_usage_key_id_created_at", "key_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
