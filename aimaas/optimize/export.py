@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -54,8 +56,7 @@ def export_onnx(network: nn.Module, spec: ModelSpec) -> bytes:
     example = spec.encoding.features(np.zeros((2, *spec.encoding.item_shape)))  # (2, ...)
     wrapper = _Exportable(network).eval()  # eval: the exporter restores the wrapper's mode
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
+    with _quiet_exporter():
         program = torch.onnx.export(
             wrapper,
             (example,),
@@ -69,6 +70,21 @@ def export_onnx(network: nn.Module, spec: ModelSpec) -> bytes:
         )
     assert program is not None
     return bytes(program.model_proto.SerializeToString())
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """The exporter prints its progress, warns about tracing details and logs that
+    torchvision's operators are missing; none of it concerns a user."""
+    noisy = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = noisy.level
+    noisy.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        noisy.setLevel(level)
 
 
 class OnnxNetwork(nn.Module):
