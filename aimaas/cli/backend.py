@@ -110,9 +110,11 @@ class LocalBackend:
 
     def upload_file(self, path: Path, purpose: str) -> FileObject:
         from aimaas.learn.data import inspect_upload  # numpy and Pillow only when needed
+        from aimaas.security.model_files import inspect_model_upload
 
         files.validate_purpose(purpose)
-        details = inspect_upload(path, path.name)
+        inspect = inspect_model_upload if purpose == "model" else inspect_upload
+        details = inspect(path, path.name)
         row = files.store_file(
             self.db,
             self.store,

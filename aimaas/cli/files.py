@@ -49,7 +49,7 @@ def upload(
     path: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The file.")
     ],
-    purpose: Annotated[str, typer.Option(help="training, evaluation or fine-tune.")] = "training",
+    purpose: Annotated[str, typer.Option(help="training|evaluation|fine-tune|model")] = "training",
     data_dir: DataDirOpt = None,
     url: UrlOpt = None,
     api_key: KeyOpt = None,

@@ -3,6 +3,11 @@
 Only what aimaas needs before handing a file to llama.cpp: is it a GGUF at all, is the header
 sane, does it carry a chat template, what context length was it trained for. Arrays are
 skipped (the tokenizer's vocabulary is one), strings are bounded.
+
+``read_gguf(path, tensors=True)`` also reads and checks every tensor's description the way
+ggml does before it trusts a file (name, at most 4 dims, no overflowing element count, a known
+type whose block divides the row, offsets laid end to end from the aligned data section and
+inside the file): uploads are checked that way before they are stored.
 """
 
 from __future__ import annotations
@@ -18,6 +23,52 @@ MAGIC = b"GGUF"
 MAX_STRING = 16 * 1024 * 1024  # chat templates are long; nothing legitimate is longer
 MAX_KV = 100_000
 MAX_TENSORS = 1_000_000
+MAX_ARRAY_DEPTH = 8  # arrays of arrays; none deeper is legitimate
+MAX_DIMS = 4  # GGML_MAX_DIMS
+MAX_TENSOR_NAME = 63  # GGML_MAX_NAME - 1
+DEFAULT_ALIGNMENT = 32
+_INT64_MAX = 2**63 - 1
+
+# ggml tensor types: (elements per block, bytes per block), from gguf-py's GGML_QUANT_SIZES.
+# Numbers missing here were removed from ggml (files using them are refused).
+_QK = 256
+GGML_TYPES: dict[int, tuple[int, int]] = {
+    0: (1, 4),  # F32
+    1: (1, 2),  # F16
+    2: (32, 18),  # Q4_0
+    3: (32, 20),  # Q4_1
+    6: (32, 22),  # Q5_0
+    7: (32, 24),  # Q5_1
+    8: (32, 34),  # Q8_0
+    9: (32, 36),  # Q8_1
+    10: (_QK, 2 + 2 + _QK // 16 + _QK // 4),  # Q2_K
+    11: (_QK, 2 + _QK // 4 + _QK // 8 + 12),  # Q3_K
+    12: (_QK, 2 + 2 + _QK // 2 + 12),  # Q4_K
+    13: (_QK, 2 + 2 + _QK // 2 + _QK // 8 + 12),  # Q5_K
+    14: (_QK, 2 + _QK // 2 + _QK // 4 + _QK // 16),  # Q6_K
+    15: (_QK, 4 + _QK + _QK // 8),  # Q8_K
+    16: (_QK, 2 + _QK // 4),  # IQ2_XXS
+    17: (_QK, 2 + _QK // 4 + _QK // 32),  # IQ2_XS
+    18: (_QK, 2 + _QK // 4 + _QK // 8),  # IQ3_XXS
+    19: (_QK, 2 + _QK // 8 + _QK // 16),  # IQ1_S
+    20: (32, 18),  # IQ4_NL
+    21: (_QK, 2 + _QK // 4 + _QK // 8 + _QK // 32 + 4),  # IQ3_S
+    22: (_QK, 2 + _QK // 4 + _QK // 16),  # IQ2_S
+    23: (_QK, 2 + 2 + _QK // 2 + _QK // 64),  # IQ4_XS
+    24: (1, 1),  # I8
+    25: (1, 2),  # I16
+    26: (1, 4),  # I32
+    27: (1, 8),  # I64
+    28: (1, 8),  # F64
+    29: (_QK, _QK // 8 + _QK // 16 + _QK // 32),  # IQ1_M
+    30: (1, 2),  # BF16
+    34: (_QK, 2 + 4 * 13),  # TQ1_0
+    35: (_QK, 2 + 64),  # TQ2_0
+    39: (32, 17),  # MXFP4
+    40: (64, 36),  # NVFP4
+    41: (128, 18),  # Q1_0
+    42: (64, 18),  # Q2_0
+}
 
 # GGUF value types: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
 _SCALARS: dict[int, str] = {
@@ -41,6 +92,9 @@ class GgufInfo:
     version: int
     tensor_count: int
     metadata: dict[str, object]
+    # Read with ``tensors=True`` only: the elements of all tensors, and the data bytes.
+    parameters: int | None = None
+    data_bytes: int | None = None
 
     @property
     def architecture(self) -> str:
@@ -109,7 +163,7 @@ class _Reader:
             raise InvalidInput("The GGUF file ends inside its header.")
         self.pos = pos
 
-    def value(self, kind: int) -> object:
+    def value(self, kind: int, depth: int = 0) -> object:
         if kind in _SCALARS:
             return self.unpack(_SCALARS[kind])
         if kind == _STRING:
@@ -126,22 +180,28 @@ class _Reader:
             elif item_kind == _STRING:
                 self.skip_strings(count)
             else:
+                if depth >= MAX_ARRAY_DEPTH:
+                    raise InvalidInput("The GGUF header nests arrays too deeply.")
                 for _ in range(count):
-                    self.value(item_kind)
+                    self.value(item_kind, depth + 1)
             return None  # arrays are skipped
         raise InvalidInput(f"The GGUF header has an unknown value type {kind}.")
 
 
-def read_gguf(path: Path) -> GgufInfo:
-    """Parse and check a GGUF header; raises InvalidInput for anything that is not one."""
+def read_gguf(path: Path, *, tensors: bool = False) -> GgufInfo:
+    """Parse and check a GGUF header; raises InvalidInput for anything that is not one.
+
+    With ``tensors``, the tensor descriptions are read and checked too (see the module doc)."""
     with path.open("rb") as stream:
         if path.stat().st_size < 4:
             raise InvalidInput(f"{path.name} is not a GGUF file (too short).")
         with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
-            return _parse(_Reader(buffer), path.name)
+            reader = _Reader(buffer)
+            info = _parse(reader, path.name, strict=tensors)
+            return _check_tensors(reader, info) if tensors else info
 
 
-def _parse(reader: _Reader, name: str) -> GgufInfo:
+def _parse(reader: _Reader, name: str, *, strict: bool = False) -> GgufInfo:
     if reader.read(4) != MAGIC:
         raise InvalidInput(f"{name} is not a GGUF file (bad magic bytes).")
     version = int(reader.unpack("<I"))
@@ -151,8 +211,77 @@ def _parse(reader: _Reader, name: str) -> GgufInfo:
     kv_count = int(reader.unpack("<Q"))
     if tensor_count > MAX_TENSORS or kv_count > MAX_KV:
         raise InvalidInput("The GGUF header declares an implausible number of entries.")
+    # Strictly: every entry takes bytes (a key/value at least 13, a tensor at least 24).
+    if strict and kv_count * 13 + tensor_count * 24 > reader.size - reader.pos:
+        raise InvalidInput("The GGUF header declares an implausible number of entries.")
     metadata: dict[str, object] = {}
     for _ in range(kv_count):
         key = reader.string()
+        if strict and key in metadata:
+            raise InvalidInput(f"The GGUF header has the key {key[:64]!r} twice.")
         metadata[key] = reader.value(int(reader.unpack("<I")))
     return GgufInfo(version=version, tensor_count=tensor_count, metadata=metadata)
+
+
+def _check_tensors(reader: _Reader, info: GgufInfo) -> GgufInfo:
+    """Read the tensor descriptions after the metadata and check them as ggml would."""
+    alignment = info.metadata.get("general.alignment", DEFAULT_ALIGNMENT)
+    if (
+        not isinstance(alignment, int)
+        or isinstance(alignment, bool)
+        or alignment <= 0
+        or alignment & (alignment - 1)
+    ):
+        raise InvalidInput("The GGUF header's general.alignment is not a power of two.")
+    names: set[str] = set()
+    layout: list[tuple[str, int, int]] = []  # name, offset, bytes
+    parameters = 0
+    for index in range(info.tensor_count):
+        raw = reader.read(int(reader.unpack("<Q")))  # bounded by the file
+        name = raw.decode("utf-8", errors="replace")
+        if len(raw) > MAX_TENSOR_NAME:
+            raise InvalidInput(f"GGUF tensor {index} has a name longer than {MAX_TENSOR_NAME}.")
+        if name in names:
+            raise InvalidInput(f"The GGUF file has the tensor {name!r} twice.")
+        names.add(name)
+        n_dims = int(reader.unpack("<I"))
+        if n_dims > MAX_DIMS:
+            raise InvalidInput(f"GGUF tensor {name!r} has {n_dims} dimensions (at most 4).")
+        dims = [int(reader.unpack("<Q")) for _ in range(n_dims)]
+        elements = 1
+        for dim in dims:
+            elements *= dim  # Python ints: no overflow here, checked below
+            if dim > _INT64_MAX or elements > _INT64_MAX:
+                raise InvalidInput(f"GGUF tensor {name!r} has a shape that overflows: {dims}.")
+        kind = int(reader.unpack("<I"))
+        if kind not in GGML_TYPES:
+            raise InvalidInput(f"GGUF tensor {name!r} has an unknown type {kind}.")
+        block, block_bytes = GGML_TYPES[kind]
+        row = dims[0] if dims else 1
+        if row % block:
+            raise InvalidInput(
+                f"GGUF tensor {name!r} has rows of {row} elements, not a multiple of its "
+                f"type's block of {block}."
+            )
+        offset = int(reader.unpack("<Q"))
+        layout.append((name, offset, elements // block * block_bytes))
+        parameters += elements
+    start = -(-reader.pos // alignment) * alignment if info.tensor_count else reader.pos
+    data = reader.size - start
+    expected = 0
+    for name, offset, size in layout:
+        if offset != expected:
+            raise InvalidInput(
+                f"GGUF tensor {name!r} starts at offset {offset}, not {expected} where the "
+                "previous one ends (tensors are laid end to end, aligned)."
+            )
+        if start + offset + size > reader.size:
+            raise InvalidInput(f"GGUF tensor {name!r} lies past the end of the file.")
+        expected = offset + -(-size // alignment) * alignment
+    return GgufInfo(
+        version=info.version,
+        tensor_count=info.tensor_count,
+        metadata=info.metadata,
+        parameters=parameters,
+        data_bytes=max(0, data),
+    )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from aimaas.errors import InvalidInput, NotFound
@@ -22,7 +22,8 @@ from aimaas.registry.ids import new_id
 from aimaas.registry.store import ArtifactStore
 from aimaas.registry.tables import File, ModelVersion
 
-PURPOSES = ("training", "evaluation", "fine-tune")
+# "model": weights and descriptions, checked by aimaas.security.model_files.
+PURPOSES = ("training", "evaluation", "fine-tune", "model")
 MAX_FILENAME = 255
 
 
@@ -118,11 +119,13 @@ def get_file(session: Session, *, tenant_id: str, file_id: str) -> File:
 
 
 def digest_in_use(session: Session, digest: str) -> bool:
-    """Whether any file or model version still references the artifact."""
+    """Whether any file or model version still references the artifact (a version's other
+    files, such as its model.json, are named in its details)."""
     for column in (File.artifact_digest, ModelVersion.artifact_digest):
         if session.scalar(select(column).where(column == digest).limit(1)) is not None:
             return True
-    return False
+    in_details = cast(ModelVersion.details, Text).contains(digest)
+    return session.scalar(select(ModelVersion.id).where(in_details).limit(1)) is not None
 
 
 def delete_file(session: Session, *, tenant_id: str, file_id: str) -> tuple[File, bool]:

@@ -42,6 +42,7 @@ from aimaas.server.routes import (
     openai,
     optimizations,
     training,
+    uploads,
     v2,
 )
 from aimaas.server.services import Services
@@ -127,6 +128,7 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
         admin.router,
         files.router,
         models.router,
+        uploads.router,
         openai.router,
         training.router,
         evaluations.router,

@@ -1,4 +1,5 @@
-"""OpenAI's ``/v1/files``: upload, list, get and delete data files (scope ``train``).
+"""OpenAI's ``/v1/files``: upload, list, get and delete data files (scope ``train``) and
+model files (``purpose: "model"``, scope ``models:write``).
 
 An upload streams to a temp file (never held in memory), is inspected off the event loop,
 put into the artifact store, and only then recorded; a refused upload leaves nothing behind.
@@ -11,17 +12,20 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-from aimaas.errors import InvalidInput
+from aimaas.errors import Forbidden, InvalidInput
 from aimaas.learn.data import inspect_upload
 from aimaas.protocol.files import FileDeleted, FileList, FileObject
 from aimaas.registry import files
-from aimaas.server.deps import ServicesDep, Trainer
+from aimaas.security.keys import Scope
+from aimaas.security.model_files import inspect_model_upload
+from aimaas.security.principal import Principal
+from aimaas.server.deps import ServicesDep, require_any
 from aimaas.server.routes import new_router
 
 if TYPE_CHECKING:
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 
 router = new_router(prefix="/v1", tags=["files"])
 
+# Data files need 'train', model files 'models:write' (checked once the purpose is known).
+Uploader = Annotated[Principal, Depends(require_any(Scope.TRAIN, Scope.MODELS_WRITE))]
 MAX_PARTS = 8
 MAX_PAGE = 10_000
 MAX_FIELD_BYTES = 1024
@@ -162,7 +168,8 @@ async def _receive(request: Request, out: BinaryIO) -> _Form:
 
 
 @router.post("/files", openapi_extra=_UPLOAD_BODY)
-async def upload_file(request: Request, services: ServicesDep, caller: Trainer) -> FileObject:
+async def upload_file(request: Request, services: ServicesDep, caller: Uploader) -> FileObject:
+    upload = await services.quotas.admit_upload(caller, request.headers.get("content-length"))
     # The store's staging folder: what a crash leaves there is removed at the next start.
     staging = services.store.root / "tmp"
     staging.mkdir(parents=True, exist_ok=True)
@@ -171,8 +178,11 @@ async def upload_file(request: Request, services: ServicesDep, caller: Trainer) 
     try:
         with os.fdopen(fd, "wb") as out:
             form = await _receive(request, out)
+        upload.received(path.stat().st_size)  # the tenant's upload_bytes_per_day
         assert form.filename is not None and form.purpose is not None
-        details = await run_in_threadpool(inspect_upload, path, form.filename)
+        _check_scope(caller, form.purpose)
+        inspect = inspect_model_upload if form.purpose == "model" else inspect_upload
+        details = await run_in_threadpool(inspect, path, form.filename)
         row = await run_in_threadpool(
             lambda: files.store_file(
                 services.db,
@@ -184,15 +194,26 @@ async def upload_file(request: Request, services: ServicesDep, caller: Trainer) 
                 details=details,
             )
         )
+        upload.stored()
     finally:
         path.unlink(missing_ok=True)
+        upload.end()
     return FileObject.from_row(row)
+
+
+def _check_scope(caller: Principal, purpose: str) -> None:
+    needed = Scope.MODELS_WRITE if purpose == "model" else Scope.TRAIN
+    if not caller.is_admin and needed.value not in caller.scopes:
+        raise Forbidden(
+            f"Uploading {purpose!r} files needs the '{needed.value}' scope; an admin can create "
+            f"a key with `aimaas keys create --tenant {caller.tenant_name} --scope {needed.value}`."
+        )
 
 
 @router.get("/files")
 def list_files(
     services: ServicesDep,
-    caller: Trainer,
+    caller: Uploader,
     purpose: Annotated[str | None, Query(max_length=32)] = None,
     after: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
@@ -217,14 +238,14 @@ def list_files(
 
 
 @router.get("/files/{file_id}")
-def get_file(file_id: str, services: ServicesDep, caller: Trainer) -> FileObject:
+def get_file(file_id: str, services: ServicesDep, caller: Uploader) -> FileObject:
     with services.db.session() as session:
         row = files.get_file(session, tenant_id=caller.tenant_id, file_id=file_id)
         return FileObject.from_row(row)
 
 
 @router.delete("/files/{file_id}")
-def delete_file(file_id: str, services: ServicesDep, caller: Trainer) -> FileDeleted:
+def delete_file(file_id: str, services: ServicesDep, caller: Uploader) -> FileDeleted:
     row = files.remove_file(
         services.db, services.store, tenant_id=caller.tenant_id, file_id=file_id
     )

@@ -1,0 +1,252 @@
+"""A model version from uploaded files (``purpose: "model"``, already checked by
+``aimaas.security.model_files`` when they were uploaded).
+
+- GGUF alone: served by llama.cpp like ``aimaas models add --gguf``; the file stays in the
+  artifact store.
+- safetensors + ``model.json``: ``aimaas-torch``, like a model trained here.
+- ONNX + ``model.json``: ``aimaas-onnx``, like an exported one; a description without an
+  ``optimization`` section gets one (``export_onnx``) so that onnxruntime serves it.
+
+Before a version is recorded, the weights and the description are loaded together once,
+the way serving will load them, so that a pair that does not fit is a 400 now rather than
+an error at the first request. Nothing is unpickled on the way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aimaas.engine.gguf import read_gguf
+from aimaas.errors import Conflict, InvalidInput, NotFound
+from aimaas.protocol.admin import ModelRegistered
+from aimaas.protocol.uploads import UploadedModelRegister
+from aimaas.registry import files, repository
+from aimaas.registry.db import Database
+from aimaas.registry.store import ArtifactStore
+from aimaas.registry.tables import Model
+
+TORCH_FORMAT = "aimaas-torch"
+ONNX_FORMAT = "aimaas-onnx"
+WEIGHTS_NAMES = {"safetensors": "model.safetensors", "onnx": "model.onnx"}
+_ONNX_SECTION = {"method": "export_onnx", "options": {}, "graph_optimization": "all"}
+
+
+@dataclass(frozen=True)
+class _Upload:
+    id: str
+    digest: str
+    format: str
+    details: dict[str, Any]
+
+
+def _model_file(session: Session, *, tenant_id: str, file_id: str, param: str) -> _Upload:
+    try:
+        row = files.get_file(session, tenant_id=tenant_id, file_id=file_id)
+    except NotFound as exc:
+        raise NotFound(exc.message, param=param) from None
+    if row.purpose != "model":
+        raise InvalidInput(
+            f"File {file_id[:64]!r} was uploaded for {row.purpose!r}; upload model files "
+            "with purpose 'model' (they are checked as weights then).",
+            param=param,
+        )
+    details = dict(row.details or {})
+    return _Upload(row.id, row.artifact_digest, str(details.get("format")), details)
+
+
+def _register(
+    db: Database,
+    request: UploadedModelRegister,
+    *,
+    tenant_id: str,
+    tenant_name: str,
+    task: str,
+    format_: str,
+    digest: str,
+    details: dict[str, Any],
+    capabilities: list[str],
+) -> ModelRegistered:
+    """Record the version; the files are looked up again in the same transaction, so a file
+    deleted meanwhile is a 404 rather than a version without its bytes."""
+    with db.session() as session:
+        for file_id, param in (
+            (request.file, "file"),
+            (request.description_file, "description_file"),
+        ):
+            if file_id is not None:
+                _model_file(session, tenant_id=tenant_id, file_id=file_id, param=param)
+        owner = Model.tenant_id == tenant_id
+        model = session.scalar(select(Model).where(owner, Model.name == request.name))
+        if model is not None and model.task != task:
+            raise Conflict(
+                f"Model {request.name!r} is a {model.task} model; a {task} version cannot join "
+                "it. Register it under another name.",
+                param="name",
+            )
+        model, version = repository.register_model(
+            session,
+            tenant_id=tenant_id,
+            name=request.name,
+            task=task,
+            format=format_,
+            details=details,
+            artifact_digest=digest,
+        )
+        return ModelRegistered(
+            id=model.id,
+            name=model.name,
+            version=version.version,
+            owner=tenant_name,
+            format=format_,
+            capabilities=capabilities,
+        )
+
+
+def register_uploaded_model(
+    db: Database,
+    store: ArtifactStore,
+    *,
+    tenant_id: str,
+    tenant_name: str,
+    request: UploadedModelRegister,
+) -> ModelRegistered:
+    with db.session() as session:
+        weights = _model_file(session, tenant_id=tenant_id, file_id=request.file, param="file")
+    if weights.format == "model.json":
+        raise InvalidInput(
+            "This file is a model description; pass the weights as 'file' and the description "
+            "as 'description_file'.",
+            param="file",
+        )
+    if weights.format == "gguf":
+        if request.description_file is not None:
+            raise InvalidInput(
+                "A GGUF file describes itself; leave out 'description_file'.",
+                param="description_file",
+            )
+        return _register_gguf(db, store, request, tenant_id, tenant_name, weights)
+    if weights.format not in WEIGHTS_NAMES:
+        raise InvalidInput(
+            f"File {weights.id!r} is not model weights; upload safetensors, GGUF or ONNX.",
+            param="file",
+        )
+    if request.description_file is None:
+        raise InvalidInput(
+            f"{weights.format} weights need their model.json: upload it with purpose 'model' "
+            "and pass its id as 'description_file'.",
+            param="description_file",
+        )
+    with db.session() as session:
+        description = _model_file(
+            session, tenant_id=tenant_id, file_id=request.description_file, param="description_file"
+        )
+    if description.format != "model.json":
+        raise InvalidInput(
+            f"File {description.id!r} is not a model.json description.",
+            param="description_file",
+        )
+    return _register_tensor_model(db, store, request, tenant_id, tenant_name, weights, description)
+
+
+def _register_gguf(
+    db: Database,
+    store: ArtifactStore,
+    request: UploadedModelRegister,
+    tenant_id: str,
+    tenant_name: str,
+    weights: _Upload,
+) -> ModelRegistered:
+    path = store.path_of(weights.digest)
+    try:
+        info = read_gguf(path, tensors=True)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, param="file") from None
+    capabilities = ["completions"] + (["chat"] if info.chat_template else [])
+    details = {
+        "capabilities": capabilities,
+        "source": {"path": str(path), "artifact": weights.digest},
+        "options": {},
+        "uploaded": {"file": weights.id},
+    }
+    return _register(
+        db,
+        request,
+        tenant_id=tenant_id,
+        tenant_name=tenant_name,
+        task="chat" if info.chat_template else "completions",
+        format_="gguf",
+        digest=weights.digest,
+        details=details,
+        capabilities=capabilities,
+    )
+
+
+def _register_tensor_model(
+    db: Database,
+    store: ArtifactStore,
+    request: UploadedModelRegister,
+    tenant_id: str,
+    tenant_name: str,
+    weights: _Upload,
+    description: _Upload,
+) -> ModelRegistered:
+    from aimaas.learn import artifacts, specs  # torch, and onnxruntime for ONNX, when needed
+
+    weight_bytes = store.read_bytes(weights.digest)
+    spec_bytes = store.read_bytes(description.digest)
+    spec_digest = description.digest
+    document = json.loads(spec_bytes)  # checked on upload
+    section = document.get("optimization")
+    method = section.get("method") if isinstance(section, dict) else None
+    if weights.format == "onnx":
+        if section is None:
+            document["optimization"] = dict(_ONNX_SECTION)
+            spec_bytes = json.dumps(document, indent=1, allow_nan=False).encode()
+            spec_digest = ""  # stored once it is known to load
+        elif method != "export_onnx":
+            raise InvalidInput(
+                f"The description says the model was made by {str(method)[:32]!r}, which "
+                "gives safetensors weights, not ONNX.",
+                param="description_file",
+            )
+    elif method == "export_onnx":
+        raise InvalidInput(
+            "The description is of an ONNX export; pass ONNX weights with it.",
+            param="description_file",
+        )
+    try:
+        spec = specs.read(spec_bytes)
+        artifacts.load_predictor(weight_bytes, spec_bytes)  # exactly as serving will
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(
+            f"The weights and the description do not fit together: {str(exc)[:300]}",
+            param="description_file",
+        ) from None
+    spec_digest = spec_digest or store.put_bytes(spec_bytes)
+    format_ = ONNX_FORMAT if weights.format == "onnx" else TORCH_FORMAT
+    stored = {WEIGHTS_NAMES[weights.format]: weights.digest, "model.json": spec_digest}
+    metrics = document.get("metrics")
+    details: dict[str, Any] = {
+        "files": stored,
+        "algorithm": spec.algorithm,
+        "uploaded": {"file": weights.id, "description_file": description.id},
+        "metrics": metrics if isinstance(metrics, dict) else {},
+    }
+    if isinstance(document.get("optimization"), dict) and method is not None:
+        details["optimization"] = {"method": method}
+    return _register(
+        db,
+        request,
+        tenant_id=tenant_id,
+        tenant_name=tenant_name,
+        task=spec.task,
+        format_=format_,
+        digest=weights.digest,
+        details=details,
+        capabilities=["predict", "embeddings"] if spec.task == "embedding" else ["predict"],
+    )
