@@ -30,7 +30,9 @@ from aimaas.runtime.catalog import SpecCache
 from aimaas.runtime.embeddings import Embedder
 from aimaas.runtime.manager import ModelManager
 from aimaas.runtime.specs import ModelSpec
+from aimaas.security.limits import Reservation
 from aimaas.security.principal import Principal
+from aimaas.security.quotas import Quotas, embedding_maximum
 
 log = logging.getLogger("aimaas.llm")
 
@@ -97,12 +99,19 @@ def _check_features(request: GenerationRequest, model: TextGenerator, name: str)
 
 class LLMService:
     def __init__(
-        self, db: Database, specs: SpecCache, manager: ModelManager, metrics: LLMMetrics
+        self,
+        db: Database,
+        specs: SpecCache,
+        manager: ModelManager,
+        metrics: LLMMetrics,
+        *,
+        quotas: Quotas | None = None,
     ) -> None:
         self.db = db
         self.specs = specs
         self.manager = manager
         self.metrics = metrics
+        self.quotas = quotas
         self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
 
     async def _spec(self, caller: Principal, ref: str) -> ModelSpec:
@@ -123,12 +132,24 @@ class LLMService:
                 )
             path = "/v1/chat/completions" if endpoint == "chat" else "/v1/completions"
             raise InvalidInput(f"Model '{spec.name}' does not serve {path}.", param="model")
-        stream = self._run(caller, spec, endpoint, request)
+        reservation = await self._admit(caller, spec, request)
+        # No await until _run is inside its try: its end settles the reservation with the
+        # real usage, however it ends (finished, failed, cancelled, client gone).
+        stream = self._run(caller, spec, endpoint, request, reservation)
         try:
             first = await anext(stream)
         except StopAsyncIteration:
             raise Unavailable(f"Model '{spec.name}' ended without an answer; retry.") from None
         return self._prepend(first, stream)
+
+    async def _admit(
+        self, caller: Principal, spec: ModelSpec, request: GenerationRequest
+    ) -> Reservation | None:
+        """Hold the request's maximum under the caller's limits (429 if it does not fit)."""
+        if self.quotas is None:
+            return None
+        context = spec.options.context_length or self.manager.settings.context_length
+        return await self.quotas.admit_generation(caller, request, context)
 
     @staticmethod
     async def _prepend(
@@ -142,7 +163,12 @@ class LLMService:
             await rest.aclose()
 
     async def _run(
-        self, caller: Principal, spec: ModelSpec, endpoint: Endpoint, request: GenerationRequest
+        self,
+        caller: Principal,
+        spec: ModelSpec,
+        endpoint: Endpoint,
+        request: GenerationRequest,
+        reservation: Reservation | None = None,
     ) -> AsyncGenerator[Chunk, None]:
         started = time.perf_counter()
         first_token: float | None = None
@@ -196,6 +222,8 @@ class LLMService:
                         raw, model=spec.name, legacy_logprobs=endpoint == "completions"
                     )
         finally:
+            if reservation is not None:
+                reservation.settle(tokens=_used(usage, token_chunks))
             self._observe_end(
                 caller, spec, endpoint, started, finish, usage, token_chunks, queue_seconds
             )
@@ -250,9 +278,19 @@ class LLMService:
                 f"Model '{spec.name}' does not make embeddings; `GET /v1/models` lists models.",
                 param="model",
             )
-        async with self.manager.use(spec) as model:
-            assert isinstance(model, Embedder)
-            vectors, tokens = await model.embed(request.texts)
+        reservation = None
+        if self.quotas is not None:
+            reservation = await self.quotas.admit(
+                caller, param="input", requests=1, tokens=embedding_maximum(request)
+            )
+        tokens = 0
+        try:
+            async with self.manager.use(spec) as model:
+                assert isinstance(model, Embedder)
+                vectors, tokens = await model.embed(request.texts)
+        finally:
+            if reservation is not None:
+                reservation.settle(tokens=tokens)
         self._record_usage(caller, spec.name, "/v1/embeddings", tokens, 0)
         return EmbeddingResponse(
             data=[
@@ -265,6 +303,13 @@ class LLMService:
 
     def close(self) -> None:
         self._recorder.shutdown(wait=True)
+
+
+def _used(usage: dict[str, int] | None, token_chunks: int) -> int:
+    """Tokens a generation used, as _observe_end records them."""
+    if usage:
+        return usage["prompt_tokens"] + usage["completion_tokens"]
+    return token_chunks
 
 
 def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:

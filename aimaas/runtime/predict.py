@@ -20,6 +20,7 @@ from aimaas.runtime.specs import ModelSpec
 from aimaas.runtime.tensor_models import TensorModel
 from aimaas.runtime.tensors import decode_inputs, encode_output
 from aimaas.security.principal import Principal
+from aimaas.security.quotas import Quotas
 
 
 def model_ref(name: str, version: str | None) -> str:
@@ -32,10 +33,18 @@ def model_ref(name: str, version: str | None) -> str:
 
 
 class PredictionService:
-    def __init__(self, specs: SpecCache, manager: ModelManager, metrics: PredictMetrics) -> None:
+    def __init__(
+        self,
+        specs: SpecCache,
+        manager: ModelManager,
+        metrics: PredictMetrics,
+        *,
+        quotas: Quotas | None = None,
+    ) -> None:
         self.specs = specs
         self.manager = manager
         self.metrics = metrics
+        self.quotas = quotas
 
     async def _spec(self, caller: Principal, ref: str) -> ModelSpec:
         spec = await self.specs.get(caller.tenant_id, ref)
@@ -56,7 +65,13 @@ class PredictionService:
             assert isinstance(model, TensorModel)
             yield spec, model
 
+    async def _admit(self, caller: Principal) -> None:
+        """One request under the caller's ``requests_per_minute`` (429 past it)."""
+        if self.quotas is not None:
+            await self.quotas.admit(caller, requests=1)
+
     async def predict(self, caller: Principal, ref: str, instances: list[Any]) -> PredictResponse:
+        await self._admit(caller)
         async with self._use(caller, ref) as (spec, model):
             items = model.predictor.prepare_instances(instances)
             outputs = await model.run(items)
@@ -71,6 +86,7 @@ class PredictionService:
     async def infer(
         self, caller: Principal, name: str, version: str | None, request: InferRequest
     ) -> InferResponse:
+        await self._admit(caller)
         async with self._use(caller, model_ref(name, version)) as (spec, model):
             signature = model.predictor.signature
             arrays = decode_inputs(request.inputs, signature)

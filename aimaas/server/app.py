@@ -25,6 +25,7 @@ from aimaas.runtime.llm import LLMService
 from aimaas.runtime.manager import ModelManager
 from aimaas.runtime.predict import PredictionService
 from aimaas.security.authenticator import Authenticator
+from aimaas.security.quotas import Quotas
 from aimaas.server.errors import install_error_handlers
 from aimaas.server.middleware import (
     BodyLimitMiddleware,
@@ -38,6 +39,7 @@ from aimaas.server.routes import (
     files,
     health,
     inference,
+    limits,
     models,
     openai,
     optimizations,
@@ -68,17 +70,19 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
     specs = SpecCache(db)
     # A finished job registers a version from its worker: serve it from the next request.
     runner = JobRunner(settings, db, kinds=tuple(HANDLERS), on_job_end=specs.forget)
+    quotas = Quotas(db, ttl_seconds=settings.security.key_cache_seconds)
     return Services(
         settings=settings,
         db=db,
         authenticator=Authenticator(db, ttl_seconds=settings.security.key_cache_seconds),
+        quotas=quotas,
         store=store,
         metrics=metrics,
         lifecycle=lifecycle,
         manager=manager,
         specs=specs,
-        llm=LLMService(db, specs, manager, metrics.llm),
-        predictions=PredictionService(specs, manager, metrics.predict),
+        llm=LLMService(db, specs, manager, metrics.llm, quotas=quotas),
+        predictions=PredictionService(specs, manager, metrics.predict, quotas=quotas),
         runner=runner,
         training=TrainingService(settings, db, store, runner),
         evaluations=EvaluationService(db, store, runner, specs),
@@ -126,6 +130,7 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
     for router in (
         health.router,
         admin.router,
+        limits.router,
         files.router,
         models.router,
         uploads.router,

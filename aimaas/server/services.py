@@ -17,6 +17,7 @@ from aimaas.runtime.llm import LLMService
 from aimaas.runtime.manager import ModelManager
 from aimaas.runtime.predict import PredictionService
 from aimaas.security.authenticator import Authenticator
+from aimaas.security.quotas import Quotas
 from aimaas.server.middleware import Lifecycle
 
 
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     db: Database
     authenticator: Authenticator
+    quotas: Quotas
     store: ArtifactStore
     metrics: Metrics
     lifecycle: Lifecycle

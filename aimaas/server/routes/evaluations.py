@@ -34,7 +34,8 @@ ModelsWriter = Annotated[Principal, Depends(require_any(Scope.MODELS_WRITE))]
 async def create_evaluation(
     body: EvaluationCreate, services: ServicesDep, caller: Trainer
 ) -> EvaluationObject:
-    return await services.evaluations.submit(caller.tenant_id, body)
+    async with services.quotas.job(caller):  # the tenant's jobs_per_day
+        return await services.evaluations.submit(caller.tenant_id, body)
 
 
 @router.get("/evaluations")

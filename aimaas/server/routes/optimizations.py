@@ -28,7 +28,8 @@ def list_methods(_: Trainer) -> dict[str, Any]:
 async def create_optimization(
     body: OptimizationCreate, services: ServicesDep, caller: Trainer
 ) -> OptimizationObject:
-    return await services.optimizations.submit(caller.tenant_id, body)
+    async with services.quotas.job(caller):  # the tenant's jobs_per_day
+        return await services.optimizations.submit(caller.tenant_id, body)
 
 
 @router.get("")

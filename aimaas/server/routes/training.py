@@ -28,7 +28,8 @@ def list_algorithms(_: Trainer) -> dict[str, Any]:
 async def create_job(
     body: TrainingJobCreate, services: ServicesDep, caller: Trainer
 ) -> TrainingJob:
-    return await services.training.submit(caller.tenant_id, body)
+    async with services.quotas.job(caller):  # the tenant's jobs_per_day
+        return await services.training.submit(caller.tenant_id, body)
 
 
 @router.get("/jobs")

@@ -1,0 +1,59 @@
+"""Limits and usage: ``/v1/admin/{keys,tenants}/{id}/limits`` (scope ``admin``) and
+``/v1/usage`` (any key: its own usage; admins: anyone's)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import Query
+
+from aimaas.protocol.limits import KeyLimitsSet, LimitsOut, TenantLimitsSet, UsageList
+from aimaas.server.deps import AdminKey, AnyKey, ServicesDep
+from aimaas.server.routes import new_router
+
+router = new_router(prefix="/v1", tags=["limits"])
+
+
+@router.get("/admin/keys/{key_id}/limits")
+async def get_key_limits(key_id: str, services: ServicesDep, _: AdminKey) -> LimitsOut:
+    return await services.quotas.get_limits("key", key_id)
+
+
+@router.put("/admin/keys/{key_id}/limits")
+async def set_key_limits(
+    key_id: str, body: KeyLimitsSet, services: ServicesDep, _: AdminKey
+) -> LimitsOut:
+    """Replace a key's limits (null or missing: none); they apply from the next request."""
+    return await services.quotas.set_limits("key", key_id, body.model_dump())
+
+
+@router.get("/admin/tenants/{tenant}/limits")
+async def get_tenant_limits(tenant: str, services: ServicesDep, _: AdminKey) -> LimitsOut:
+    return await services.quotas.get_limits("tenant", tenant)
+
+
+@router.put("/admin/tenants/{tenant}/limits")
+async def set_tenant_limits(
+    tenant: str, body: TenantLimitsSet, services: ServicesDep, _: AdminKey
+) -> LimitsOut:
+    """Replace a tenant's limits (every key of the tenant together; null: none)."""
+    return await services.quotas.set_limits("tenant", tenant, body.model_dump())
+
+
+@router.get("/usage")
+async def get_usage(
+    services: ServicesDep,
+    caller: AnyKey,
+    scope: Literal["key", "tenant"] = "key",
+    tenant: Annotated[
+        str | None, Query(max_length=64, description="Admins: a tenant's id or name.")
+    ] = None,
+    key: Annotated[str | None, Query(max_length=64, description="Admins: a key's id.")] = None,
+    start: Annotated[date | None, Query(description="First day (UTC), included.")] = None,
+    end: Annotated[date | None, Query(description="Last day (UTC), included.")] = None,
+) -> UsageList:
+    """Usage by day, model and key, with the limits that bind it and what remains."""
+    return await services.quotas.report(
+        caller, scope=scope, tenant=tenant, key=key, start=start, end=end
+    )
