@@ -5,9 +5,9 @@ Both backends answer with the same wire schemas, so commands print the same way 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +25,7 @@ from aimaas.protocol.admin import (
     TenantOut,
 )
 from aimaas.protocol.files import FileDeleted, FileList, FileObject
+from aimaas.protocol.limits import LimitsOut, UsageList, validated
 from aimaas.protocol.openai_models import ModelCard, ModelCardList
 from aimaas.registry import files, repository
 from aimaas.registry.db import Database
@@ -32,8 +33,10 @@ from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.registration import register_local_model
 from aimaas.security import admin
 from aimaas.security.bootstrap import ADMIN_TENANT
+from aimaas.security.quotas import run_locally
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
+LimitKind = Literal["key", "tenant"]
 
 
 class CliError(Exception):
@@ -53,6 +56,16 @@ class Backend(Protocol):
     def upload_file(self, path: Path, purpose: str) -> FileObject: ...
     def list_files(self) -> FileList: ...
     def delete_file(self, file_id: str) -> FileDeleted: ...
+    def get_limits(self, kind: LimitKind, ref: str) -> LimitsOut: ...
+    def set_limits(self, kind: LimitKind, ref: str, limits: dict[str, int | None]) -> LimitsOut: ...
+    def usage(
+        self,
+        scope: LimitKind,
+        tenant: str | None,
+        key: str | None,
+        start: date | None,
+        end: date | None,
+    ) -> UsageList: ...
 
 
 class LocalBackend:
@@ -138,6 +151,27 @@ class LocalBackend:
         )
         return FileDeleted(id=row.id)
 
+    def get_limits(self, kind: LimitKind, ref: str) -> LimitsOut:
+        return run_locally(self.db, lambda quotas: quotas.get_limits(kind, ref))
+
+    def set_limits(self, kind: LimitKind, ref: str, limits: dict[str, int | None]) -> LimitsOut:
+        values = validated(kind, dict(limits))
+        return run_locally(self.db, lambda quotas: quotas.set_limits(kind, ref, values))
+
+    def usage(
+        self,
+        scope: LimitKind,
+        tenant: str | None,
+        key: str | None,
+        start: date | None,
+        end: date | None,
+    ) -> UsageList:
+        """Locally: every tenant's usage, unless a tenant or key is named."""
+        return run_locally(
+            self.db,
+            lambda quotas: quotas.report(None, tenant=tenant, key=key, start=start, end=end),
+        )
+
 
 class RemoteBackend:
     """Acts through a running server's HTTP API with a key."""
@@ -208,6 +242,25 @@ class RemoteBackend:
 
     def delete_file(self, file_id: str) -> FileDeleted:
         return self._call("DELETE", f"/v1/files/{quote(file_id, safe='')}", FileDeleted)
+
+    def get_limits(self, kind: LimitKind, ref: str) -> LimitsOut:
+        return self._call("GET", f"/v1/admin/{kind}s/{quote(ref, safe='')}/limits", LimitsOut)
+
+    def set_limits(self, kind: LimitKind, ref: str, limits: dict[str, int | None]) -> LimitsOut:
+        path = f"/v1/admin/{kind}s/{quote(ref, safe='')}/limits"
+        return self._call("PUT", path, LimitsOut, json=limits)
+
+    def usage(
+        self,
+        scope: LimitKind,
+        tenant: str | None,
+        key: str | None,
+        start: date | None,
+        end: date | None,
+    ) -> UsageList:
+        params = {"scope": scope, "tenant": tenant, "key": key, "start": start, "end": end}
+        chosen = {name: str(value) for name, value in params.items() if value is not None}
+        return self._call("GET", "/v1/usage", UsageList, params=chosen)
 
 
 def open_backend(settings: Settings) -> Backend:

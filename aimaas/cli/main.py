@@ -20,6 +20,7 @@ from aimaas import __version__
 from aimaas.cli.backend import Backend, CliError, open_backend
 from aimaas.cli.evaluate import eval_command
 from aimaas.cli.files import files_app
+from aimaas.cli.limits import key_limits, tenant_limits, usage
 from aimaas.cli.optimize import optimize_command
 from aimaas.config import Settings, load_settings
 from aimaas.errors import AimaasError
@@ -36,6 +37,9 @@ app.add_typer(models_app, name="models")
 app.add_typer(files_app, name="files")
 app.command("eval")(eval_command)
 app.command("optimize")(optimize_command)
+app.command("usage")(usage)
+keys_app.command("limits")(key_limits)
+tenants_app.command("limits")(tenant_limits)
 
 out = Console()
 err = Console(stderr=True)

@@ -62,3 +62,19 @@ class UsageList(BaseModel):
     limits: dict[str, LimitsOut] = Field(
         description="The limits that bind the usage shown: 'key' and/or 'tenant'."
     )
+
+
+def validated(kind: Literal["key", "tenant"], values: dict[str, object]) -> dict[str, int | None]:
+    """``values`` checked as the admin API checks them (for the local CLI): InvalidInput
+    naming the first bad field."""
+    from pydantic import ValidationError
+
+    from aimaas.errors import InvalidInput
+
+    schema = KeyLimitsSet if kind == "key" else TenantLimitsSet
+    try:
+        return schema.model_validate(values).model_dump()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "limits"
+        raise InvalidInput(f"Invalid value for '{field}': {first['msg']}.", param=field) from None

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aimaas.errors import Forbidden, InvalidInput
 from aimaas.protocol.limits import LimitsOut, UsageEntry, UsageList
@@ -37,6 +37,7 @@ from aimaas.security.limits import (
 )
 from aimaas.security.principal import Principal
 
+T = TypeVar("T")
 MAX_CACHED = 10_000
 MAX_REPORT_DAYS = 366
 DEFAULT_REPORT_DAYS = 30
@@ -274,7 +275,7 @@ class Quotas:
 
     async def report(
         self,
-        caller: Principal,
+        caller: Principal | None,
         *,
         scope: Literal["key", "tenant"] = "key",
         tenant: str | None = None,
@@ -283,8 +284,10 @@ class Quotas:
         end: date | None = None,
     ) -> UsageList:
         """Usage by day, model and key, with the limits that bind it. A caller sees its own
-        key (or, with ``scope='tenant'``, its tenant); an admin may name any tenant or key."""
-        if (tenant is not None or key is not None) and not caller.is_admin:
+        key (or, with ``scope='tenant'``, its tenant); an admin may name any tenant or key.
+        No caller: the operator on the server's machine (the local CLI), who sees every
+        tenant's usage unless a tenant or key is named."""
+        if (tenant is not None or key is not None) and caller is not None and not caller.is_admin:
             raise Forbidden(
                 "Only an admin key may read another tenant's or key's usage; leave out "
                 "'tenant' and 'key' to see your own.",
@@ -315,7 +318,7 @@ class Quotas:
 
     def _read_report(
         self,
-        caller: Principal,
+        caller: Principal | None,
         scope: Literal["key", "tenant"],
         tenant: str | None,
         key: str | None,
@@ -327,8 +330,12 @@ class Quotas:
             if key is not None:
                 key_row = usage.find_key(session, key_id=key)
                 key_id, tenant_id = key_row.id, key_row.tenant_id
-            else:
+            elif caller is not None:
                 key_id, tenant_id = caller.key_id, caller.tenant_id
+            elif tenant is None:  # the operator: everything, no one's limits
+                return usage.usage_by_day(session, start=start, end=end), []
+            else:
+                key_id, tenant_id = None, tenant
             if tenant is not None:
                 tenant_id = repository.find_tenant(session, ref=tenant).id
                 key_id = None
@@ -358,3 +365,9 @@ class Quotas:
 def _key_only(limits: Limits) -> Limits:
     """Keys have the rate and token limits; jobs and uploads are counted per tenant."""
     return Limits(**{name: getattr(limits, name) for name in KEY_LIMITS})
+
+
+def run_locally(db: Database, work: Callable[[Quotas], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work`` on a Quotas of its own, outside any server (the local CLI): its usage
+    comes from the registry alone."""
+    return asyncio.run(work(Quotas(db, ttl_seconds=0)))
