@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -126,6 +127,24 @@ class File(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     artifact_digest: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataKey(Base):
+    """The data key of an artifact encrypted at rest, wrapped by the master key
+    (aimaas.security.crypto); its sealed bytes are ``<artifacts>/sealed/<id[:2]>/<id>``."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (UniqueConstraint("owner", "digest"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Who owns the bytes, as canonical JSON (tenant, model, version or tenant, file): the
+    # associated data the bytes are sealed with.
+    owner: Mapped[str] = mapped_column(String(512))
+    digest: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the plaintext
+    size: Mapped[int] = mapped_column(BigInteger)  # plaintext bytes
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary(64))
+    master_key_id: Mapped[str] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

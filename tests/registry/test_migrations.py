@@ -19,6 +19,7 @@ EXPECTED_TABLES = {
     "jobs",
     "usage",
     "job_events",
+    "data_keys",
 }
 
 
