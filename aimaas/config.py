@@ -9,10 +9,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A list read from one environment variable as comma-separated values (or a JSON list).
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
 
 
 class ServerSettings(BaseModel):
@@ -29,6 +43,37 @@ class ServerSettings(BaseModel):
         "info", description="Lowest level of log messages written."
     )
     access_log: bool = Field(True, description="Log one line per request.")
+    ssl_certfile: Path | None = Field(
+        None, description="PEM certificate (chain) to serve HTTPS with; needs ssl_keyfile."
+    )
+    ssl_keyfile: Path | None = Field(None, description="PEM private key of ssl_certfile.")
+    allowed_hosts: CommaList = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        description="Host header values answered (comma-separated; the bind address is "
+        "added; '*.example.com' for subdomains, '*' for any). Others get 400: a defence "
+        "against DNS rebinding.",
+    )
+    cors_origins: CommaList = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (comma-separated, e.g. "
+        "https://app.example.com); empty: no CORS headers at all.",
+    )
+
+    _split = field_validator("allowed_hosts", "cors_origins", mode="before")(_split_commas)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("ssl_certfile and ssl_keyfile go together: set both or neither")
+        return self
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """``allowed_hosts`` plus the address the server binds (unless it is a wildcard)."""
+        hosts = list(self.allowed_hosts)
+        if self.host not in ("0.0.0.0", "::", "") and self.host not in hosts:
+            hosts.append(self.host)
+        return hosts
 
 
 class StorageSettings(BaseModel):

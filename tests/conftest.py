@@ -30,6 +30,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 def settings(tmp_path: Path) -> Settings:
     settings = load_settings(data_dir=tmp_path / "data")
     settings.server.access_log = False
+    settings.server.allowed_hosts.append("testserver")  # the Host TestClient sends
     return settings
 
 

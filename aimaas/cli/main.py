@@ -92,6 +92,12 @@ def serve(
     log_format: Annotated[
         str | None, typer.Option(help="'text' or 'json' (AIMAAS_SERVER__LOG_FORMAT).")
     ] = None,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="PEM certificate for HTTPS (AIMAAS_SERVER__SSL_CERTFILE).")
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option(help="Its PEM private key (AIMAAS_SERVER__SSL_KEYFILE).")
+    ] = None,
 ) -> None:
     """Start the server (creates the data directory and the first admin key if needed)."""
     from aimaas.cli.serve import run_server
@@ -103,6 +109,8 @@ def serve(
     settings = load_settings(**overrides)
     if log_format is not None:
         settings.server.log_format = "json" if log_format == "json" else "text"
+    settings.server.ssl_certfile = ssl_certfile or settings.server.ssl_certfile
+    settings.server.ssl_keyfile = ssl_keyfile or settings.server.ssl_keyfile
     run_server(settings)
 
 

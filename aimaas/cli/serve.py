@@ -14,6 +14,7 @@ from aimaas.registry.db import Database
 from aimaas.security.bootstrap import ensure_admin_key
 from aimaas.server.app import create_app
 from aimaas.server.middleware import Lifecycle
+from aimaas.server.network import tls_files
 
 
 class DrainingServer(uvicorn.Server):
@@ -50,6 +51,7 @@ def prepare_data_dir(settings: Settings) -> None:
 
 def run_server(settings: Settings) -> None:
     configure_logging(fmt=settings.server.log_format, level=settings.server.log_level)
+    certfile, keyfile = tls_files(settings.server)  # a bad certificate stops here, at once
     prepare_data_dir(settings)
     lifecycle = Lifecycle()
     app = create_app(settings, lifecycle=lifecycle)
@@ -62,5 +64,7 @@ def run_server(settings: Settings) -> None:
         access_log=False,
         lifespan="on",
         server_header=False,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
     )
     DrainingServer(config, lifecycle).run()

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 
 from aimaas import __version__
 from aimaas.config import Settings
@@ -33,6 +34,7 @@ from aimaas.server.middleware import (
     Lifecycle,
     RequestContextMiddleware,
 )
+from aimaas.server.network import AllowedHostsMiddleware, cors_options
 from aimaas.server.routes import (
     admin,
     evaluations,
@@ -150,6 +152,9 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
         upload_bytes=settings.storage.max_upload_bytes,
     )
     app.add_middleware(DrainMiddleware, lifecycle=lifecycle)
+    if settings.server.cors_origins:  # closed unless configured: no CORS headers at all
+        app.add_middleware(CORSMiddleware, **cors_options(settings.server.cors_origins))
+    app.add_middleware(AllowedHostsMiddleware, hosts=settings.server.trusted_hosts)
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics.http, access=settings.server.access_log
     )
