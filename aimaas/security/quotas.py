@@ -41,6 +41,7 @@ T = TypeVar("T")
 MAX_CACHED = 10_000
 MAX_REPORT_DAYS = 366
 DEFAULT_REPORT_DAYS = 30
+EARLIEST, LATEST = date(1970, 1, 1), date(9000, 1, 1)
 # What a multipart body may add around its file (boundaries, part headers, the purpose).
 MULTIPART_FRAMING = 16 * 1024
 # Prompt tokens are estimated before the model has seen them: at most one token per two bytes
@@ -295,6 +296,9 @@ class Quotas:
             )
         if tenant is not None and key is not None:
             raise InvalidInput("Give 'tenant' or 'key', not both.", param="key")
+        for name, day in (("start", start), ("end", end)):
+            if day is not None and not EARLIEST <= day <= LATEST:
+                raise InvalidInput(f"'{name}' must be between {EARLIEST} and {LATEST}.", param=name)
         today = datetime.fromtimestamp(self.limiter.clock(), UTC).date()
         end = end or today
         start = start or end - timedelta(days=DEFAULT_REPORT_DAYS - 1)

@@ -8,8 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
+from aimaas.errors import InvalidInput, QuotaExceeded
 from aimaas.registry import jobs, repository
+from aimaas.security.principal import Principal
 from tests.conftest import Api
 
 CHAT = "smollm2-135m-instruct"
@@ -210,6 +213,11 @@ def test_usage_report(api: Api) -> None:
     assert reversed_.status_code == 400 and reversed_.json()["error"]["param"] == "start"
     bad = api.client.get("/v1/usage?start=yesterday", headers=api.auth(key))
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "start"
+    for query, param in (("end=9999-12-31", "end"), ("start=0001-01-01", "start")):
+        extreme = api.client.get(f"/v1/usage?{query}", headers=api.auth(key))
+        assert extreme.status_code == 400 and extreme.json()["error"]["param"] == param
+    wide = api.client.get("/v1/usage?start=2020-01-01&end=2024-01-01", headers=api.auth(key))
+    assert wide.status_code == 400 and "366" in wide.json()["error"]["message"]
     assert api.client.get("/v1/usage?key=key-nope", headers=api.auth()).status_code == 404
 
 
@@ -271,3 +279,25 @@ def test_tenant_upload_limit(api: Api) -> None:
     assert upload(b"\x00\x01not a csv").status_code == 400
     after = api.client.get("/v1/admin/tenants/acme/limits", headers=api.auth()).json()
     assert after["used"]["upload_bytes_per_day"] == 2 * len(CSV)
+
+
+def test_an_accepted_job_counts_and_a_refused_one_does_not(api: Api) -> None:
+    tenant = api.create_tenant("acme")
+    key_id, _ = new_key(api, "acme", ["train"])
+    assert put_limits(api, "tenants", "acme", jobs_per_day=1).status_code == 200
+    quotas = api.client.app.state.services.quotas  # type: ignore[attr-defined]
+    caller = Principal(key_id, tenant["id"], "acme", frozenset({"train"}))
+
+    async def submit(fail: bool) -> None:
+        async with quotas.job(caller):
+            if fail:
+                raise InvalidInput("refused by the service")
+
+    portal = api.client.portal  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInput):
+        portal.call(submit, True)
+    portal.call(submit, False)
+    with pytest.raises(QuotaExceeded):
+        portal.call(submit, False)
+    limits = api.client.get("/v1/admin/tenants/acme/limits", headers=api.auth()).json()
+    assert limits["used"]["jobs_per_day"] == 1
