@@ -192,3 +192,22 @@ class Usage(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AuditEvent(Base):
+    """One admin or model-changing action: who (key), for which tenant, what, on what, when,
+    from where. No foreign keys: the log outlives what it names. Never holds a secret."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_tenant_id_created_at", "tenant_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    key_id: Mapped[str | None] = mapped_column(String(40), index=True)  # None: the local CLI
+    actor_tenant_id: Mapped[str | None] = mapped_column(String(40))
+    tenant_id: Mapped[str | None] = mapped_column(String(40))  # whose thing was acted on
+    target: Mapped[str | None] = mapped_column(String(255))
+    client: Mapped[str | None] = mapped_column(String(64))  # the client's address
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

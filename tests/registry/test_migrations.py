@@ -20,6 +20,7 @@ EXPECTED_TABLES = {
     "usage",
     "job_events",
     "data_keys",
+    "audit_log",
 }
 
 
