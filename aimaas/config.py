@@ -11,7 +11,16 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    SerializationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A list read from one environment variable as comma-separated values (or a JSON list).
@@ -109,6 +118,31 @@ class SecuritySettings(BaseModel):
         "Revocations through the API apply at once; by another process (the local CLI), "
         "within this time. 0 disables the cache.",
     )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Base64 of 32 random bytes: with it every artifact and uploaded file is "
+        "encrypted at rest (AES-256-GCM, a data key per artifact wrapped by this key). "
+        "`aimaas security new-master-key` makes one. Prefer master_key_file.",
+    )
+    master_key_file: Path | None = Field(
+        None, description="A file (mode 0600) holding the master key as base64."
+    )
+
+    @model_validator(mode="after")
+    def _one_master_key(self) -> SecuritySettings:
+        if self.master_key is not None and self.master_key_file is not None:
+            raise ValueError("set master_key or master_key_file, not both")
+        return self
+
+    @field_serializer("master_key", when_used="json")
+    def _master_key_json(self, value: SecretStr | None, info: SerializationInfo) -> str | None:
+        """Masked, except for a worker process (``context={"reveal_secrets": True}``)."""
+        if value is None:
+            return None
+        context = info.context
+        if isinstance(context, dict) and context.get("reveal_secrets") is True:
+            return value.get_secret_value()
+        return "**********"
 
 
 class EngineSettings(BaseModel):
@@ -228,6 +262,9 @@ class Settings(BaseSettings):
     )
     url: str | None = Field(None, validation_alias=AliasChoices("AIMAAS_URL", "url"))
     api_key: str | None = Field(None, validation_alias=AliasChoices("AIMAAS_API_KEY", "api_key"))
+    master_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("AIMAAS_MASTER_KEY", "master_key"), exclude=True
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -249,6 +286,10 @@ class Settings(BaseSettings):
             self.client.url = self.url
         if self.api_key is not None:
             self.client.api_key = self.api_key
+        if self.master_key is not None:
+            if self.security.master_key_file is not None:
+                raise ValueError("set master_key or master_key_file, not both")
+            self.security.master_key = self.master_key
 
     @property
     def llama_server_path(self) -> Path | None:

@@ -56,3 +56,13 @@ class Unavailable(AimaasError):
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class IntegrityFailed(Unavailable):
+    """Stored bytes (an artifact encrypted at rest) that do not authenticate or are missing:
+    what they belong to is unavailable until restored from a backup; nothing else is."""
+
+    code = "integrity_check_failed"
+
+    def __init__(self, message: str, *, retry_after: float = 3600.0) -> None:
+        super().__init__(message, retry_after=retry_after)

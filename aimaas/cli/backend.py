@@ -29,7 +29,7 @@ from aimaas.protocol.limits import LimitsOut, UsageList, validated
 from aimaas.protocol.openai_models import ModelCard, ModelCardList
 from aimaas.registry import files, repository
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import open_store
 from aimaas.runtime.registration import register_local_model
 from aimaas.security import admin
 from aimaas.security.bootstrap import ADMIN_TENANT
@@ -75,7 +75,7 @@ class LocalBackend:
         settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url)
         self.db.migrate()
-        self.store = ArtifactStore(settings.storage.artifacts_dir)
+        self.store = open_store(settings, self.db)
 
     def create_tenant(self, name: str) -> TenantOut:
         return admin.create_tenant(self.db, name=name)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aimaas import __version__
+from aimaas.cli.audit import audit_command
 from aimaas.cli.backend import Backend, CliError, open_backend
 from aimaas.cli.evaluate import eval_command
 from aimaas.cli.files import files_app
@@ -37,6 +38,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(files_app, name="files")
 app.command("eval")(eval_command)
 app.command("optimize")(optimize_command)
+app.command("audit")(audit_command)
 app.command("usage")(usage)
 keys_app.command("limits")(key_limits)
 tenants_app.command("limits")(tenant_limits)

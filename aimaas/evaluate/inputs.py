@@ -14,7 +14,7 @@ from aimaas.learn.inputs import read_file
 from aimaas.learn.preprocessing import numeric_targets
 from aimaas.learn.servable import Predictor
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import File, Model, ModelVersion
 from aimaas.runtime.specs import FORMAT_RUNTIMES
 
@@ -46,11 +46,15 @@ def method_for(model: Model, version: ModelVersion) -> Method:
     )
 
 
-def load_predictor(store: ArtifactStore, details: dict[str, Any]) -> Predictor:
+def load_predictor(store: ArtifactStore, details: dict[str, Any], owner: Owner) -> Predictor:
     """A trained (or optimized: ONNX, quantized, pruned) version's predictor."""
     files = details["files"]
-    weights = store.read_bytes(files.get("model.onnx") or files["model.safetensors"])
-    return artifacts.load_predictor(weights, store.read_bytes(files["model.json"]))
+    weights = store.read(files.get("model.onnx") or files["model.safetensors"], owner)
+    return artifacts.load_predictor(weights, store.read(files["model.json"], owner))
+
+
+def version_owner(model: Model, version: ModelVersion) -> Owner:
+    return Owner.model(model.tenant_id, model.name, version.id, version.version)
 
 
 def labelled_data(

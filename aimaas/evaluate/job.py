@@ -14,6 +14,7 @@ from aimaas.evaluate.metrics import Evaluation, evaluate_predictor
 from aimaas.evaluate.perplexity import perplexity
 from aimaas.jobs.context import Finalize, JobContext
 from aimaas.registry import jobs
+from aimaas.registry.store import Owner
 from aimaas.registry.tables import Model, ModelVersion, utcnow
 
 KEEP_ON_VERSION = 100  # the newest evaluations kept in a version's details
@@ -29,6 +30,7 @@ def run_evaluation(context: JobContext) -> Finalize:
                 f"Model {spec['model']}:{spec['version']} no longer exists.", param="model"
             )
         details = dict(version.details or {})
+        owner = inputs.version_owner(model, version)
         owned = model.tenant_id == context.tenant_id
         # An optimized version names the job that trained its ancestor as training_job.
         training_job = details.get("training_job") or details.get("job")
@@ -44,7 +46,7 @@ def run_evaluation(context: JobContext) -> Finalize:
         )
         evaluation = perplexity(inputs.model_folder(details), texts, check_stop=context.check_stop)
     else:
-        predictor = inputs.load_predictor(context.store, details)
+        predictor = inputs.load_predictor(context.store, details, owner)
         dataset = inputs.labelled_data(
             context.db, context.store, tenant_id=context.tenant_id, file_id=spec["file"],
             target=spec.get("target"), predictor=predictor,
@@ -58,9 +60,10 @@ def run_evaluation(context: JobContext) -> Finalize:
         {**result, "id": context.job_id, "evaluated_at": utcnow().isoformat(timespec="seconds")},
         plots,
     )
+    report = Owner.report(context.tenant_id, context.job_id)
     result["reports"] = {
-        "html": context.store.put_bytes(page),
-        "plots": {name: context.store.put_bytes(png) for name, png in plots.items()},
+        "html": context.store.put(page, report),
+        "plots": {name: context.store.put(png, report) for name, png in plots.items()},
     }
     context.event({"type": "evaluated", "metrics": evaluation.metrics})
 

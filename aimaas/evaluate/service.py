@@ -25,7 +25,7 @@ from aimaas.protocol.evaluations import (
 )
 from aimaas.registry import aliases, jobs, repository
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import Job, Model, ModelVersion
 from aimaas.runtime.catalog import SpecCache
 
@@ -55,6 +55,7 @@ class EvaluationService:
             )
             method = inputs.method_for(model, version)
             details = dict(version.details or {})
+            owner = inputs.version_owner(model, version)
             spec: dict[str, Any] = {
                 "model": model.name,
                 "ref": request.model,
@@ -71,7 +72,7 @@ class EvaluationService:
         else:
             inputs.labelled_data(
                 self.db, self.store, tenant_id=tenant_id, file_id=request.file,
-                target=spec["target"], predictor=inputs.load_predictor(self.store, details),
+                target=spec["target"], predictor=inputs.load_predictor(self.store, details, owner),
             )  # fmt: skip
         with self.db.session() as session:
             job = jobs.create_job(session, tenant_id=tenant_id, kind=KIND, spec=spec)
@@ -99,7 +100,7 @@ class EvaluationService:
             digest = (job.result or {}).get("reports", {}).get("html")
         if not digest:
             raise NotFound(f"Evaluation {evaluation_id!r} has no report.", param="evaluation_id")
-        return self.store.read_bytes(digest)
+        return self.store.read(digest, Owner.report(tenant_id, evaluation_id))
 
     def of_model(self, tenant_id: str, name: str, limit: int = 1000) -> EvaluationList:
         """Every evaluation of every version of the model, newest first."""

@@ -93,7 +93,9 @@ class JobRunner:
             preexec_fn=die_with_parent,
         )
         assert process.stdin is not None
-        process.stdin.write(self.settings.model_dump_json().encode())
+        # The master key (if any) goes with the settings, over the pipe only.
+        secrets = {"reveal_secrets": True}
+        process.stdin.write(self.settings.model_dump_json(context=secrets).encode())
         process.stdin.close()
         self._workers[job_id] = process
         log.info("job %s started in worker %d", job_id, process.pid)

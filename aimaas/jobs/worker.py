@@ -25,7 +25,7 @@ from aimaas.jobs.context import Cancelled, Handler, JobContext
 from aimaas.observability.logging import configure_logging
 from aimaas.registry import jobs
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import ArtifactStore, open_store
 
 log = logging.getLogger("aimaas.jobs")
 
@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(settings.training.threads)
     db = Database(settings.resolved_database_url)
     try:
-        status = run_job(settings, db, ArtifactStore(settings.storage.artifacts_dir), argv[1])
+        status = run_job(settings, db, open_store(settings, db), argv[1])
     finally:
         db.dispose()
     log.info("job %s ended %s", argv[1], status)

@@ -13,7 +13,7 @@ from aimaas.errors import InvalidInput, NotFound
 from aimaas.learn import algorithms, data
 from aimaas.learn.dataset import Dataset, split
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import File
 
 
@@ -34,7 +34,8 @@ def read_file(
             raise NotFound(f"No file {file_id!r}; upload one with POST /v1/files.", param=param)
         digest, details = row.artifact_digest, dict(row.details)
     try:
-        return data.read_dataset(store.path_of(digest), details, target=target)
+        with store.open(digest, Owner.file(tenant_id, file_id)) as local:  # in memory if sealed
+            return data.read_dataset(local.path, details, target=target)
     except InvalidInput as exc:
         raise InvalidInput(f"{param}: {exc.message}", param=exc.param or param) from exc
 

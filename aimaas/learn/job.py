@@ -11,6 +11,7 @@ from aimaas.jobs.context import Finalize, JobContext
 from aimaas.learn import artifacts, trainer
 from aimaas.learn.inputs import load_training_data
 from aimaas.registry import repository
+from aimaas.registry.store import Owner
 
 MODEL_FORMAT = "aimaas-torch"
 
@@ -29,9 +30,11 @@ def run_training(context: JobContext) -> Finalize:
         should_stop=context.should_stop,
     )
     weights, description = artifacts.save(result)
+    version_id = repository.new_version_id()  # the files are sealed for this version
+    owner = Owner.model(context.tenant_id, spec["model"], version_id)
     files = {
-        "model.safetensors": context.store.put_bytes(weights),
-        "model.json": context.store.put_bytes(description),
+        "model.safetensors": context.store.put(weights, owner),
+        "model.json": context.store.put(description, owner),
     }
 
     def register(session: Session) -> dict[str, Any]:
@@ -42,6 +45,7 @@ def run_training(context: JobContext) -> Finalize:
             task=str(result.spec.get("task", "classification")),
             format=MODEL_FORMAT,
             artifact_digest=files["model.safetensors"],
+            version_id=version_id,
             details={
                 "files": files,
                 "algorithm": spec["algorithm"],

@@ -15,6 +15,7 @@ from aimaas.optimize.compare import Side, compare
 from aimaas.optimize.formats import WEIGHTS
 from aimaas.optimize.optimizer import optimize
 from aimaas.registry import repository
+from aimaas.registry.store import Owner
 
 KEPT = ("algorithm", "hyperparameters", "seed", "target", "datasets")  # from the parent
 
@@ -30,7 +31,7 @@ def run_optimization(context: JobContext) -> Finalize:
         db, store, tenant_id=tenant, source=source, file_id=spec.get("evaluation_file"), data=data
     )
     context.event({"type": "optimize", "method": method, "source_version": source.version})
-    parent_files = {name: store.read_bytes(digest) for name, digest in source.files.items()}
+    parent_files = {name: store.read(digest, source.owner) for name, digest in source.files.items()}
     try:
         artifact = optimize(
             method,
@@ -46,7 +47,9 @@ def run_optimization(context: JobContext) -> Finalize:
     except ValueError as exc:  # a model this method cannot take, found only now
         raise InvalidInput(f"{method} cannot optimize this model: {exc}", param="method") from exc
     context.check_stop()
-    files = {name: store.put_bytes(data) for name, data in artifact.files.items()}
+    version_id = repository.new_version_id()  # the child's files are sealed for it
+    owner = Owner.model(tenant, source.name, version_id)
+    files = {name: store.put(data, owner) for name, data in artifact.files.items()}
     context.event({"type": "compare", "rows": len(dataset)})
     comparison = compare(
         Side({"model": source.name, "version": source.version, "format": source.format},
@@ -66,6 +69,7 @@ def run_optimization(context: JobContext) -> Finalize:
             task=source.task,
             format=artifact.format,
             artifact_digest=files[WEIGHTS[artifact.format]],
+            version_id=version_id,
             details={
                 "files": files,
                 **{key: source.details[key] for key in KEPT if key in source.details},

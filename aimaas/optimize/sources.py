@@ -18,7 +18,7 @@ from aimaas.learn.inputs import TrainingData, load_training_data, read_file
 from aimaas.optimize.formats import ONNX_FORMAT, TORCH_FORMAT, weights_file
 from aimaas.registry import jobs, repository
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import Model, ModelVersion
 
 FORMATS = (TORCH_FORMAT, ONNX_FORMAT)
@@ -34,6 +34,7 @@ class Source:
     files: dict[str, str]  # file name -> digest in the store
     details: dict[str, Any]
     document: dict[str, Any]  # model.json
+    owner: Owner  # whose files they are (what they are sealed for, encrypted at rest)
 
     @property
     def weights_name(self) -> str:
@@ -71,7 +72,8 @@ def _source(store: ArtifactStore, model: Model, version: ModelVersion) -> Source
             "only models trained here can be optimized.",
             param="model",
         )
-    document = json.loads(store.read_bytes(files["model.json"]))
+    owner = Owner.model(model.tenant_id, model.name, version.id, version.version)
+    document = json.loads(store.read(files["model.json"], owner))
     return Source(
         name=model.name,
         version=version.version,
@@ -81,6 +83,7 @@ def _source(store: ArtifactStore, model: Model, version: ModelVersion) -> Source
         files=dict(files),
         details=details,
         document=document,
+        owner=owner,
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from aimaas.errors import InvalidInput, NotFound
 from aimaas.registry.db import Database
 from aimaas.registry.ids import new_id
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import File, ModelVersion
 
 # "model": weights and descriptions, checked by aimaas.security.model_files.
@@ -52,9 +52,10 @@ def create_file(
     size: int,
     digest: str,
     details: dict[str, Any],
+    file_id: str | None = None,
 ) -> File:
     row = File(
-        id=new_id("file"),
+        id=file_id or new_id("file"),
         tenant_id=tenant_id,
         filename=clean_filename(filename),
         purpose=validate_purpose(purpose),
@@ -150,11 +151,14 @@ def store_file(
 
     The artifact is durable before the row commits, so no row points at missing bytes."""
     validate_purpose(purpose)
+    file_id = new_id("file")  # known before the bytes are stored: they are sealed for it
+    owner = Owner.file(tenant_id, file_id)
     with source.open("rb") as stream:
-        digest = store.put_stream(stream)
+        digest = store.put(stream, owner)
     with db.session() as session:
         row = create_file(
             session,
+            file_id=file_id,
             tenant_id=tenant_id,
             filename=filename,
             purpose=purpose,
@@ -162,9 +166,9 @@ def store_file(
             digest=digest,
             details=details,
         )
-    if not store.exists(digest):  # a delete of the same bytes ran in between: put them back
+    if not store.exists(digest, owner):  # a delete of the same bytes ran in between
         with source.open("rb") as stream:
-            store.put_stream(stream)
+            store.put(stream, owner)
     return row
 
 
@@ -172,6 +176,5 @@ def remove_file(db: Database, store: ArtifactStore, *, tenant_id: str, file_id: 
     """Delete the row, then, once that has committed, the artifact if nothing else uses it."""
     with db.session() as session:
         row, orphaned = delete_file(session, tenant_id=tenant_id, file_id=file_id)
-    if orphaned:
-        store.delete(row.artifact_digest)
+    store.delete(row.artifact_digest, Owner.file(tenant_id, row.id), unreferenced=orphaned)
     return row

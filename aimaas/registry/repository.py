@@ -199,6 +199,12 @@ def _next_version(session: Session, model_id: str) -> int:
     return (latest or 0) + 1
 
 
+def new_version_id() -> str:
+    """A version's id, made before the version is recorded when its artifacts are stored
+    first (encrypted at rest, they are sealed for it)."""
+    return new_id("mv")
+
+
 def register_model(
     session: Session,
     *,
@@ -209,6 +215,7 @@ def register_model(
     details: dict[str, Any],
     description: str | None = None,
     artifact_digest: str | None = None,
+    version_id: str | None = None,
 ) -> tuple[Model, ModelVersion]:
     """Add a version to a model, creating the model on its first version."""
     validate_name(name, param="name")
@@ -221,7 +228,7 @@ def register_model(
         session.add(model)
         session.flush()
     version = ModelVersion(
-        id=new_id("mv"),
+        id=version_id or new_version_id(),
         model_id=model.id,
         version=_next_version(session, model.id),
         format=format,

@@ -38,6 +38,7 @@ def spec_from_rows(model: Model, version: ModelVersion) -> ModelSpec:
         options=ServingOptions(**details.get("options", {})),
         license=details.get("license"),
         version=version.version,
+        tenant_id=model.tenant_id,
     )
 
 

@@ -21,7 +21,7 @@ from aimaas.engine.backends.llamacpp import LlamaCppConfig, LlamaCppModel, estim
 from aimaas.engine.gguf import read_gguf
 from aimaas.errors import Overloaded
 from aimaas.observability.metrics import PredictMetrics
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import ArtifactStore, LocalFile, Owner
 from aimaas.runtime.embeddings import SentenceEmbedder
 from aimaas.runtime.sources import resolve_source
 from aimaas.runtime.specs import ModelSpec
@@ -44,6 +44,7 @@ class LoadedModel(Protocol):
 class _Entry:
     spec: ModelSpec
     model: LoadedModel
+    local: LocalFile | None = None  # its artifact, held open while it is loaded
     leases: int = 0
     last_used: float = field(default_factory=time.monotonic)
 
@@ -99,24 +100,45 @@ class ModelManager:
         async with lock:
             entry = self._loaded.get(spec.version_id)
             if entry is None:
-                estimate = await run_in_threadpool(self._estimate_bytes, spec)
-                await self._make_room(estimate, spec.name)
-                started = time.perf_counter()
-                model = await self._load(spec)
+                local = await run_in_threadpool(self._open_artifact, spec)
+                try:
+                    estimate = await run_in_threadpool(self._estimate_bytes, spec, local)
+                    await self._make_room(estimate, spec.name)
+                    started = time.perf_counter()
+                    model = await self._load(spec, local)
+                except BaseException:
+                    if local is not None:
+                        local.close()
+                    raise
                 log.info("loaded %s in %.2fs", spec.name, time.perf_counter() - started)
-                entry = _Entry(spec, model)
+                entry = _Entry(spec, model, local)
                 self._loaded[spec.version_id] = entry
                 self._start_reaper()
             return entry
 
-    def _estimate_bytes(self, spec: ModelSpec) -> int:
+    @staticmethod
+    def _owner(spec: ModelSpec) -> Owner:
+        return Owner.model(spec.tenant_id, spec.name, spec.version_id, spec.version)
+
+    def _open_artifact(self, spec: ModelSpec) -> LocalFile | None:
+        """A model file kept in the artifact store (an uploaded GGUF), as a readable path:
+        encrypted at rest, a memory-backed file, never decrypted to disk."""
+        digest = spec.source.get("artifact")
+        return None if digest is None else self.store.open(str(digest), self._owner(spec))
+
+    def _path(self, spec: ModelSpec, local: LocalFile | None) -> Path:
+        if local is not None:
+            return local.path
+        return resolve_source(spec.source, data_dir=self.data_dir)
+
+    def _estimate_bytes(self, spec: ModelSpec, local: LocalFile | None = None) -> int:
         if spec.runtime == "torch":
             files = spec.source["files"]
-            weights = self.store.path_of(files.get("model.onnx") or files["model.safetensors"])
-            return 2 * weights.stat().st_size + 16 * 1024 * 1024
-        path = resolve_source(spec.source, data_dir=self.data_dir)
+            weights = files.get("model.onnx") or files["model.safetensors"]
+            return 2 * self.store.size(weights, self._owner(spec)) + 16 * 1024 * 1024
+        path = self._path(spec, local)
         if spec.runtime == "llama.cpp":
-            options = self._llama_config(spec, path)
+            options = self._llama_config(spec, path, local)
             return estimate_memory_bytes(
                 read_gguf(path),
                 path.stat().st_size,
@@ -127,10 +149,13 @@ class ModelManager:
             return hf.estimate_memory_bytes(path, config.context_length, config.parallel)
         return sum(f.stat().st_size for f in path.rglob("*.safetensors")) * 2
 
-    def _llama_config(self, spec: ModelSpec, path: Path) -> LlamaCppConfig:
+    def _llama_config(
+        self, spec: ModelSpec, path: Path, local: LocalFile | None = None
+    ) -> LlamaCppConfig:
         options, engine = spec.options, self.settings
         return LlamaCppConfig(
             path=path,
+            fds=local.fds if local is not None else (),
             context_length=options.context_length or engine.context_length,
             parallel=options.parallel or engine.parallel,
             threads=options.threads or engine.threads,
@@ -147,27 +172,29 @@ class ModelManager:
             max_queue=llama.max_queue,
         )
 
-    async def _load(self, spec: ModelSpec) -> LoadedModel:
+    async def _load(self, spec: ModelSpec, local: LocalFile | None = None) -> LoadedModel:
         if spec.runtime == "torch":
             return await run_in_threadpool(
                 TensorModel.from_store,
                 spec.name,
                 self.store,
                 spec.source["files"],
+                self._owner(spec),
                 max_batch=self.settings.predict_max_batch,
                 max_delay=self.settings.predict_max_delay_ms / 1000,
                 metrics=self.predict_metrics,
             )
-        path = await run_in_threadpool(resolve_source, spec.source, data_dir=self.data_dir)
+        path = await run_in_threadpool(self._path, spec, local)
         log_llama = self.settings.llama_log
         if spec.runtime == "llama.cpp" and self.llama_server is not None:
             # Started from the event loop's thread: the child's parent-death signal follows
             # the thread that forked it, and this one lives as long as the server.
+            config = self._llama_config(spec, path, local)
             return await LlamaServerModel.start(
-                spec.name, self._llama_config(spec, path), binary=self.llama_server, log=log_llama
+                spec.name, config, binary=self.llama_server, log=log_llama
             )
         if spec.runtime == "llama.cpp":
-            config = self._llama_config(spec, path)
+            config = self._llama_config(spec, path, local)
             return await run_in_threadpool(LlamaCppModel, spec.name, config, log=log_llama)
         if spec.runtime == "transformers":
             options = self._transformers_config(spec, path)
@@ -194,7 +221,11 @@ class ModelManager:
 
     async def _unload(self, entry: _Entry) -> None:
         self._loaded.pop(entry.spec.version_id, None)
-        await entry.model.aclose()
+        try:
+            await entry.model.aclose()
+        finally:
+            if entry.local is not None:
+                entry.local.close()
         log.info("unloaded %s", entry.spec.name)
 
     def _keep_alive(self, entry: _Entry) -> float:

@@ -41,3 +41,4 @@ class ModelSpec:
     options: ServingOptions = field(default_factory=ServingOptions)
     license: str | None = None
     version: int = 1
+    tenant_id: str | None = None  # the owner (None: shared), bound into its stored artifacts

@@ -17,7 +17,7 @@ from aimaas.errors import InvalidInput
 from aimaas.learn import artifacts
 from aimaas.learn.servable import Predictor
 from aimaas.observability.metrics import PredictMetrics
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.runtime.batcher import DynamicBatcher
 
 Outputs = dict[str, np.ndarray]
@@ -49,13 +49,14 @@ class TensorModel:
         name: str,
         store: ArtifactStore,
         files: dict[str, str],
+        owner: Owner,
         *,
         max_batch: int,
         max_delay: float,
         metrics: PredictMetrics | None = None,
     ) -> TensorModel:
-        weights = store.read_bytes(files.get("model.onnx") or files["model.safetensors"])
-        predictor = artifacts.load_predictor(weights, store.read_bytes(files["model.json"]))
+        weights = store.read(files.get("model.onnx") or files["model.safetensors"], owner)
+        predictor = artifacts.load_predictor(weights, store.read(files["model.json"], owner))
         return cls(
             name,
             predictor,

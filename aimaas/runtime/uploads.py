@@ -2,14 +2,16 @@
 ``aimaas.security.model_files`` when they were uploaded).
 
 - GGUF alone: served by llama.cpp like ``aimaas models add --gguf``; the file stays in the
-  artifact store.
+  artifact store (encrypted at rest: served from memory, never decrypted to disk).
 - safetensors + ``model.json``: ``aimaas-torch``, like a model trained here.
 - ONNX + ``model.json``: ``aimaas-onnx``, like an exported one; a description without an
   ``optimization`` section gets one (``export_onnx``) so that onnxruntime serves it.
 
 Before a version is recorded, the weights and the description are loaded together once,
 the way serving will load them, so that a pair that does not fit is a 400 now rather than
-an error at the first request. Nothing is unpickled on the way.
+an error at the first request. Nothing is unpickled on the way. The version gets its own
+copy of the files' bytes (encrypted at rest: sealed for the version, so deleting the files
+later leaves it whole).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from aimaas.protocol.admin import ModelRegistered
 from aimaas.protocol.uploads import UploadedModelRegister
 from aimaas.registry import files, repository
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import Model
 
 TORCH_FORMAT = "aimaas-torch"
@@ -42,6 +44,7 @@ class _Upload:
     digest: str
     format: str
     details: dict[str, Any]
+    owner: Owner
 
 
 def _model_file(session: Session, *, tenant_id: str, file_id: str, param: str) -> _Upload:
@@ -56,13 +59,15 @@ def _model_file(session: Session, *, tenant_id: str, file_id: str, param: str) -
             param=param,
         )
     details = dict(row.details or {})
-    return _Upload(row.id, row.artifact_digest, str(details.get("format")), details)
+    owner = Owner.file(tenant_id, row.id)
+    return _Upload(row.id, row.artifact_digest, str(details.get("format")), details, owner)
 
 
 def _register(
     db: Database,
     request: UploadedModelRegister,
     *,
+    version_id: str,
     tenant_id: str,
     tenant_name: str,
     task: str,
@@ -96,6 +101,7 @@ def _register(
             format=format_,
             details=details,
             artifact_digest=digest,
+            version_id=version_id,
         )
         return ModelRegistered(
             id=model.id,
@@ -105,6 +111,31 @@ def _register(
             format=format_,
             capabilities=capabilities,
         )
+
+
+def _stored_and_registered(
+    db: Database,
+    store: ArtifactStore,
+    request: UploadedModelRegister,
+    *,
+    files: dict[str, Owner],
+    version_id: str | None = None,
+    tenant_id: str,
+    **fields: Any,
+) -> ModelRegistered:
+    """Give the new version its own copy of the uploaded files' bytes (``files``: digest ->
+    the file that holds them), then record it; a refused registration takes back what was
+    stored for it."""
+    version_id = version_id or repository.new_version_id()
+    owner = Owner.model(tenant_id, request.name, version_id)
+    try:
+        for digest, source in files.items():
+            store.copy(digest, source, owner)
+        return _register(db, request, version_id=version_id, tenant_id=tenant_id, **fields)
+    except BaseException:
+        for digest in {*files, *fields.get("details", {}).get("files", {}).values()}:
+            store.delete(digest, owner, unreferenced=False)
+        raise
 
 
 def register_uploaded_model(
@@ -161,21 +192,23 @@ def _register_gguf(
     tenant_name: str,
     weights: _Upload,
 ) -> ModelRegistered:
-    path = store.path_of(weights.digest)
     try:
-        info = read_gguf(path, tensors=True)
+        with store.open(weights.digest, weights.owner) as local:
+            info = read_gguf(local.path, tensors=True)
     except InvalidInput as exc:
         raise InvalidInput(exc.message, param="file") from None
     capabilities = ["completions"] + (["chat"] if info.chat_template else [])
     details = {
         "capabilities": capabilities,
-        "source": {"path": str(path), "artifact": weights.digest},
+        "source": {"artifact": weights.digest},  # served through the store
         "options": {},
         "uploaded": {"file": weights.id},
     }
-    return _register(
+    return _stored_and_registered(
         db,
+        store,
         request,
+        files={weights.digest: weights.owner},
         tenant_id=tenant_id,
         tenant_name=tenant_name,
         task="chat" if info.chat_template else "completions",
@@ -197,8 +230,8 @@ def _register_tensor_model(
 ) -> ModelRegistered:
     from aimaas.learn import artifacts, specs  # torch, and onnxruntime for ONNX, when needed
 
-    weight_bytes = store.read_bytes(weights.digest)
-    spec_bytes = store.read_bytes(description.digest)
+    weight_bytes = store.read(weights.digest, weights.owner)
+    spec_bytes = store.read(description.digest, description.owner)
     spec_digest = description.digest
     document = json.loads(spec_bytes)  # checked on upload
     section = document.get("optimization")
@@ -227,8 +260,10 @@ def _register_tensor_model(
             f"The weights and the description do not fit together: {str(exc)[:300]}",
             param="description_file",
         ) from None
-    spec_digest = spec_digest or store.put_bytes(spec_bytes)
     format_ = ONNX_FORMAT if weights.format == "onnx" else TORCH_FORMAT
+    version_id = repository.new_version_id()
+    owner = Owner.model(tenant_id, request.name, version_id)
+    spec_digest = spec_digest or store.put(spec_bytes, owner)
     stored = {WEIGHTS_NAMES[weights.format]: weights.digest, "model.json": spec_digest}
     metrics = document.get("metrics")
     details: dict[str, Any] = {
@@ -239,9 +274,15 @@ def _register_tensor_model(
     }
     if isinstance(document.get("optimization"), dict) and method is not None:
         details["optimization"] = {"method": method}
-    return _register(
+    copies = {weights.digest: weights.owner}
+    if spec_digest == description.digest:
+        copies[description.digest] = description.owner
+    return _stored_and_registered(
         db,
+        store,
         request,
+        files=copies,
+        version_id=version_id,
         tenant_id=tenant_id,
         tenant_name=tenant_name,
         task=spec.task,

@@ -19,7 +19,7 @@ from aimaas.learn.service import TrainingService
 from aimaas.observability.metrics import Metrics
 from aimaas.optimize.service import OptimizationService
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import open_store
 from aimaas.runtime.catalog import SpecCache
 from aimaas.runtime.defaults import register_default_models
 from aimaas.runtime.llm import LLMService
@@ -37,6 +37,7 @@ from aimaas.server.middleware import (
 from aimaas.server.network import AllowedHostsMiddleware, cors_options
 from aimaas.server.routes import (
     admin,
+    audit,
     evaluations,
     files,
     health,
@@ -57,7 +58,7 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url, echo=settings.database.echo)
     db.migrate()
-    store = ArtifactStore(settings.storage.artifacts_dir)
+    store = open_store(settings, db)  # encrypting with a master key
     store.prepare()
     if settings.engine.default_models:
         register_default_models(db)
@@ -132,6 +133,7 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
     for router in (
         health.router,
         admin.router,
+        audit.router,
         limits.router,
         files.router,
         models.router,

@@ -1,54 +1,140 @@
-"""The content-addressed artifact store."""
+"""The artifact store: content-addressed in plaintext, sealed per owner with a master key.
+
+The same API in both modes; tests/security/test_crypto.py covers the cipher itself."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from aimaas.errors import InvalidInput, NotFound
-from aimaas.registry.store import ArtifactStore
+from aimaas.errors import IntegrityFailed, InvalidInput, NotFound
+from aimaas.registry.db import Database
+from aimaas.registry.store import ArtifactStore, Owner
+from aimaas.security.crypto import MasterKey
+
+OWNER = Owner.model("tn-a", "iris", "mv-1", 1)
+OTHER = Owner.model("tn-a", "iris", "mv-2", 2)
 
 
-def test_put_and_read_are_content_addressed(tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path / "artifacts")
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(params=["plaintext", "sealed"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, db: Database) -> ArtifactStore:
+    key = MasterKey.generate() if request.param == "sealed" else None
+    store = ArtifactStore(tmp_path / "artifacts", db=db, master_key=key)
     store.prepare()
-    data = b"weights" * 1000
-    digest = store.put_bytes(data)
+    return store
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_put_read_open_in_both_modes(store: ArtifactStore, tmp_path: Path) -> None:
+    data = b"weights" * 200_000  # more than one chunk
+    digest = store.put(data, OWNER)
     assert digest == hashlib.sha256(data).hexdigest()
-    assert store.read_bytes(digest) == data
-    assert store.put_stream(io.BytesIO(data)) == digest  # same content, same address
-    assert store.path_of(digest).parent.name == digest[:2]
+    assert store.read(digest, OWNER) == data
+    assert store.put(io.BytesIO(data), OWNER) == digest  # again: nothing new
+    assert store.put([data[:5], data[5:]], OWNER) == digest
+    assert store.size(digest, OWNER) == len(data)
+    assert store.exists(digest, OWNER) and store.exists(digest)
+    with store.open(digest, OWNER) as local:
+        assert local.path.read_bytes() == data
+        if store.encrypted:
+            assert local.fd is not None and str(local.path) == f"/proc/self/fd/{local.fd}"
+            with pytest.raises(PermissionError):  # sealed read-only
+                os.write(local.fd, b"x")
     assert list((tmp_path / "artifacts" / "tmp").iterdir()) == []
+    stored = files_under(tmp_path / "artifacts")
+    assert len(stored) == 1
+    if store.encrypted:
+        assert stored[0].parent.parent.name == "sealed"
+        assert data[:64] not in stored[0].read_bytes()
+    else:
+        assert stored[0].name == digest and stored[0].parent.name == digest[:2]
 
 
-def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path / "artifacts")
-    store.prepare()
+def test_owners_and_copies(store: ArtifactStore, tmp_path: Path) -> None:
+    data = b"the same bytes for two versions"
+    digest = store.put(data, OWNER)
+    if store.encrypted:  # sealed for its owner only
+        with pytest.raises(IntegrityFailed, match="model 'iris' version 2 is missing"):
+            store.read(digest, OTHER)
+    store.copy(digest, OWNER, OTHER)
+    assert store.read(digest, OTHER) == data
+    assert len(files_under(tmp_path / "artifacts")) == (2 if store.encrypted else 1)
+    store.delete(digest, OWNER, unreferenced=False)
+    assert store.read(digest, OTHER) == data  # the other owner keeps its bytes
+    store.delete(digest, OTHER, unreferenced=True)
+    assert files_under(tmp_path / "artifacts") == []
 
-    def broken() -> object:
+
+def test_failed_write_leaves_nothing(store: ArtifactStore, tmp_path: Path) -> None:
+    def broken() -> Iterator[bytes]:
         yield b"half"
         raise OSError("disk gone")
 
     with pytest.raises(OSError):
-        store.put_chunks(broken())  # type: ignore[arg-type]
-    assert list((tmp_path / "artifacts" / "tmp").iterdir()) == []
-    assert list((tmp_path / "artifacts" / "sha256").iterdir()) == []
+        store.put(broken(), OWNER)
+    assert files_under(tmp_path / "artifacts") == []
 
 
-def test_prepare_removes_leftovers_of_a_crash(tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path / "artifacts")
-    store.prepare()
+def test_staging_is_in_memory_when_sealed(store: ArtifactStore, tmp_path: Path) -> None:
+    with store.staging() as path:
+        path.write_bytes(b"secret upload")
+        assert path.read_bytes() == b"secret upload"
+        on_disk = files_under(tmp_path / "artifacts")
+        assert on_disk == ([] if store.encrypted else [path])
+    assert files_under(tmp_path / "artifacts") == []
+
+
+def test_prepare_removes_leftovers_of_a_crash(store: ArtifactStore, tmp_path: Path) -> None:
     (tmp_path / "artifacts" / "tmp" / "put-crashed").write_bytes(b"partial")
     store.prepare()
     assert list((tmp_path / "artifacts" / "tmp").iterdir()) == []
 
 
-def test_digests_are_checked(tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path / "artifacts")
+def test_digests_are_checked(store: ArtifactStore) -> None:
     with pytest.raises(InvalidInput):
-        store.path_of("../../etc/passwd")
-    with pytest.raises(NotFound):
-        store.read_bytes("0" * 64)
+        store.read("../../etc/passwd", OWNER)
+    with pytest.raises(IntegrityFailed if store.encrypted else NotFound):
+        store.read("0" * 64, OWNER)
+
+
+def test_plaintext_artifacts_stay_readable_once_encryption_is_on(
+    tmp_path: Path, db: Database
+) -> None:
+    plain = ArtifactStore(tmp_path / "artifacts", db=db)
+    data = b"stored before the master key"
+    digest = plain.put(data, OWNER)
+    sealed = ArtifactStore(tmp_path / "artifacts", db=db, master_key=MasterKey.generate())
+    assert sealed.read(digest, OWNER) == data  # checked against its digest
+    with sealed.open(digest, OWNER) as local:
+        assert local.path.read_bytes() == data
+    (tmp_path / "artifacts" / "sha256" / digest[:2] / digest).write_bytes(b"x" + data[1:])
+    with pytest.raises(IntegrityFailed, match="failed its integrity check"):
+        sealed.read(digest, OWNER)
+
+
+def test_a_store_refuses_to_start_with_the_wrong_key_or_none(
+    tmp_path: Path, db: Database
+) -> None:
+    key = MasterKey.generate()
+    ArtifactStore(tmp_path / "artifacts", db=db, master_key=key).put(b"x", OWNER)
+    with pytest.raises(ValueError, match="encrypted at rest; start with its master key"):
+        ArtifactStore(tmp_path / "artifacts", db=db).prepare()
+    with pytest.raises(ValueError, match=f"not the one .* \\(id {key.id}\\)"):
+        ArtifactStore(tmp_path / "artifacts", db=db, master_key=MasterKey.generate()).prepare()
+    ArtifactStore(tmp_path / "artifacts", db=db, master_key=key).prepare()

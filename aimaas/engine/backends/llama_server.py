@@ -84,6 +84,7 @@ class LlamaServerModel:
             stdout=None if log else subprocess.DEVNULL,
             stderr=None if log else subprocess.DEVNULL,
             preexec_fn=die_with_parent,
+            pass_fds=config.fds,  # a memory-backed GGUF: the same /proc/self/fd/N in the child
         )
         info = await asyncio.to_thread(read_gguf, config.path)  # off the event loop
         model = cls(name, config, process, socket, key, info)

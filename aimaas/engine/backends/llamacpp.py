@@ -35,6 +35,9 @@ class LlamaCppConfig:
     parallel: int
     threads: int
     max_queue: int
+    # File descriptors the model's file needs (a memory-backed GGUF decrypted from the
+    # store, ``path`` being /proc/self/fd/N): a child process inherits them.
+    fds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

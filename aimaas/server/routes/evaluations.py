@@ -20,6 +20,7 @@ from aimaas.protocol.evaluations import (
 )
 from aimaas.security.keys import Scope
 from aimaas.security.principal import Principal
+from aimaas.server.audit import Audit
 from aimaas.server.deps import ServicesDep, Trainer, require_any
 from aimaas.server.routes import new_router
 
@@ -32,10 +33,11 @@ ModelsWriter = Annotated[Principal, Depends(require_any(Scope.MODELS_WRITE))]
 
 @router.post("/evaluations", status_code=201)
 async def create_evaluation(
-    body: EvaluationCreate, services: ServicesDep, caller: Trainer
+    body: EvaluationCreate, services: ServicesDep, caller: Trainer, audit: Audit
 ) -> EvaluationObject:
     async with services.quotas.job(caller):  # the tenant's jobs_per_day
-        return await services.evaluations.submit(caller.tenant_id, body)
+        job = await services.evaluations.submit(caller.tenant_id, body)
+    return await audit.alog("job.create", job, kind="evaluation", model=job.model)
 
 
 @router.get("/evaluations")
@@ -86,15 +88,17 @@ def list_aliases(name: str, services: ServicesDep, caller: Reader) -> AliasList:
 
 @router.put("/models/{name}/aliases/{alias}")
 def set_alias(
-    name: str, alias: str, body: AliasSet, services: ServicesDep, caller: ModelsWriter
+    name: str, alias: str, body: AliasSet, services: ServicesDep, caller: ModelsWriter, audit: Audit
 ) -> AliasObject:
     """Point ``alias`` at a version; with ``require``, only if its newest evaluation passes
     the gate (409 with both numbers when it does not)."""
-    return services.evaluations.set_alias(caller.tenant_id, name, alias, body)
+    done = services.evaluations.set_alias(caller.tenant_id, name, alias, body)
+    return audit.log("model.alias", done, target=f"{done.model}@{done.alias}", version=done.version)
 
 
 @router.delete("/models/{name}/aliases/{alias}")
 def delete_alias(
-    name: str, alias: str, services: ServicesDep, caller: ModelsWriter
+    name: str, alias: str, services: ServicesDep, caller: ModelsWriter, audit: Audit
 ) -> AliasDeleted:
-    return services.evaluations.delete_alias(caller.tenant_id, name, alias)
+    done = services.evaluations.delete_alias(caller.tenant_id, name, alias)
+    return audit.log("model.alias.delete", done, target=f"{done.model}@{done.alias}")

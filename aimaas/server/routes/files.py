@@ -7,9 +7,6 @@ put into the artifact store, and only then recorded; a refused upload leaves not
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
 from fastapi import Depends, Query
@@ -25,6 +22,7 @@ from aimaas.registry import files
 from aimaas.security.keys import Scope
 from aimaas.security.model_files import inspect_model_upload
 from aimaas.security.principal import Principal
+from aimaas.server.audit import Audit
 from aimaas.server.deps import ServicesDep, require_any
 from aimaas.server.routes import new_router
 
@@ -168,37 +166,43 @@ async def _receive(request: Request, out: BinaryIO) -> _Form:
 
 
 @router.post("/files", openapi_extra=_UPLOAD_BODY)
-async def upload_file(request: Request, services: ServicesDep, caller: Uploader) -> FileObject:
+async def upload_file(
+    request: Request, services: ServicesDep, caller: Uploader, audit: Audit
+) -> FileObject:
     upload = await services.quotas.admit_upload(caller, request.headers.get("content-length"))
-    # The store's staging folder: what a crash leaves there is removed at the next start.
-    staging = services.store.root / "tmp"
-    staging.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=staging, prefix="upload-")
-    path = Path(name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            form = await _receive(request, out)
-        upload.received(path.stat().st_size)  # the tenant's upload_bytes_per_day
-        assert form.filename is not None and form.purpose is not None
-        _check_scope(caller, form.purpose)
-        inspect = inspect_model_upload if form.purpose == "model" else inspect_upload
-        details = await run_in_threadpool(inspect, path, form.filename)
-        row = await run_in_threadpool(
-            lambda: files.store_file(
-                services.db,
-                services.store,
-                tenant_id=caller.tenant_id,
-                source=path,
-                filename=str(form.filename),
-                purpose=str(form.purpose),
-                details=details,
+        # The store's scratch file: in its staging folder (what a crash leaves there is
+        # removed at the next start), or in memory only when the store encrypts.
+        with services.store.staging() as path:
+            with path.open("wb") as out:
+                form = await _receive(request, out)
+            upload.received(path.stat().st_size)  # the tenant's upload_bytes_per_day
+            assert form.filename is not None and form.purpose is not None
+            _check_scope(caller, form.purpose)
+            inspect = inspect_model_upload if form.purpose == "model" else inspect_upload
+            details = await run_in_threadpool(inspect, path, form.filename)
+            row = await run_in_threadpool(
+                lambda: files.store_file(
+                    services.db,
+                    services.store,
+                    tenant_id=caller.tenant_id,
+                    source=path,
+                    filename=str(form.filename),
+                    purpose=str(form.purpose),
+                    details=details,
+                )
             )
-        )
-        upload.stored()
+            upload.stored()
     finally:
-        path.unlink(missing_ok=True)
         upload.end()
-    return FileObject.from_row(row)
+    file = FileObject.from_row(row)
+    return await audit.alog(
+        "file.upload",
+        file,
+        purpose=file.purpose,
+        bytes=file.bytes,
+        format=(file.details or {}).get("format"),
+    )
 
 
 def _check_scope(caller: Principal, purpose: str) -> None:
@@ -245,8 +249,8 @@ def get_file(file_id: str, services: ServicesDep, caller: Uploader) -> FileObjec
 
 
 @router.delete("/files/{file_id}")
-def delete_file(file_id: str, services: ServicesDep, caller: Uploader) -> FileDeleted:
+def delete_file(file_id: str, services: ServicesDep, caller: Uploader, audit: Audit) -> FileDeleted:
     row = files.remove_file(
         services.db, services.store, tenant_id=caller.tenant_id, file_id=file_id
     )
-    return FileDeleted(id=row.id)
+    return audit.log("file.delete", FileDeleted(id=row.id), purpose=row.purpose)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 
 from aimaas.protocol.limits import KeyLimitsSet, LimitsOut, TenantLimitsSet, UsageList
+from aimaas.server.audit import Audit
 from aimaas.server.deps import AdminKey, AnyKey, ServicesDep
 from aimaas.server.routes import new_router
 
@@ -22,10 +23,11 @@ async def get_key_limits(key_id: str, services: ServicesDep, _: AdminKey) -> Lim
 
 @router.put("/admin/keys/{key_id}/limits")
 async def set_key_limits(
-    key_id: str, body: KeyLimitsSet, services: ServicesDep, _: AdminKey
+    key_id: str, body: KeyLimitsSet, services: ServicesDep, _: AdminKey, audit: Audit
 ) -> LimitsOut:
     """Replace a key's limits (null or missing: none); they apply from the next request."""
-    return await services.quotas.set_limits("key", key_id, body.model_dump())
+    done = await services.quotas.set_limits("key", key_id, body.model_dump())
+    return await audit.alog("limits.set", done, subject="key", limits=done.limits)
 
 
 @router.get("/admin/tenants/{tenant}/limits")
@@ -35,10 +37,13 @@ async def get_tenant_limits(tenant: str, services: ServicesDep, _: AdminKey) -> 
 
 @router.put("/admin/tenants/{tenant}/limits")
 async def set_tenant_limits(
-    tenant: str, body: TenantLimitsSet, services: ServicesDep, _: AdminKey
+    tenant: str, body: TenantLimitsSet, services: ServicesDep, _: AdminKey, audit: Audit
 ) -> LimitsOut:
     """Replace a tenant's limits (every key of the tenant together; null: none)."""
-    return await services.quotas.set_limits("tenant", tenant, body.model_dump())
+    done = await services.quotas.set_limits("tenant", tenant, body.model_dump())
+    return await audit.alog(
+        "limits.set", done, tenant=done.id, subject="tenant", limits=done.limits
+    )
 
 
 @router.get("/usage")

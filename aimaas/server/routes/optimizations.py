@@ -12,6 +12,7 @@ from aimaas.protocol.optimizations import (
     OptimizationList,
     OptimizationObject,
 )
+from aimaas.server.audit import Audit
 from aimaas.server.deps import ServicesDep, Trainer
 from aimaas.server.routes import new_router
 
@@ -26,10 +27,11 @@ def list_methods(_: Trainer) -> dict[str, Any]:
 
 @router.post("", status_code=201)
 async def create_optimization(
-    body: OptimizationCreate, services: ServicesDep, caller: Trainer
+    body: OptimizationCreate, services: ServicesDep, caller: Trainer, audit: Audit
 ) -> OptimizationObject:
     async with services.quotas.job(caller):  # the tenant's jobs_per_day
-        return await services.optimizations.submit(caller.tenant_id, body)
+        job = await services.optimizations.submit(caller.tenant_id, body)
+    return await audit.alog("job.create", job, kind="optimization", model=job.source_model)
 
 
 @router.get("")
@@ -50,6 +52,6 @@ def get_optimization(
 
 @router.post("/{optimization_id}/cancel")
 def cancel_optimization(
-    optimization_id: str, services: ServicesDep, caller: Trainer
+    optimization_id: str, services: ServicesDep, caller: Trainer, audit: Audit
 ) -> OptimizationObject:
-    return services.optimizations.cancel(caller.tenant_id, optimization_id)
+    return audit.log("job.cancel", services.optimizations.cancel(caller.tenant_id, optimization_id))

@@ -11,6 +11,7 @@ from starlette.responses import Response, StreamingResponse
 
 from aimaas.learn import algorithms
 from aimaas.protocol.jobs import JobEventList, TrainingJob, TrainingJobCreate, TrainingJobList
+from aimaas.server.audit import Audit
 from aimaas.server.deps import ServicesDep, Trainer
 from aimaas.server.routes import new_router
 
@@ -26,10 +27,11 @@ def list_algorithms(_: Trainer) -> dict[str, Any]:
 
 @router.post("/jobs", status_code=201)
 async def create_job(
-    body: TrainingJobCreate, services: ServicesDep, caller: Trainer
+    body: TrainingJobCreate, services: ServicesDep, caller: Trainer, audit: Audit
 ) -> TrainingJob:
     async with services.quotas.job(caller):  # the tenant's jobs_per_day
-        return await services.training.submit(caller.tenant_id, body)
+        job = await services.training.submit(caller.tenant_id, body)
+    return await audit.alog("job.create", job, kind="training", model=job.model)
 
 
 @router.get("/jobs")
@@ -47,8 +49,8 @@ def get_job(job_id: str, services: ServicesDep, caller: Trainer) -> TrainingJob:
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: str, services: ServicesDep, caller: Trainer) -> TrainingJob:
-    return services.training.cancel(caller.tenant_id, job_id)
+def cancel_job(job_id: str, services: ServicesDep, caller: Trainer, audit: Audit) -> TrainingJob:
+    return audit.log("job.cancel", services.training.cancel(caller.tenant_id, job_id))
 
 
 @router.get("/jobs/{job_id}/events", response_model=None)

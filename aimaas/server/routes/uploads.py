@@ -13,6 +13,7 @@ from aimaas.protocol.uploads import UploadedModelRegister
 from aimaas.runtime.uploads import register_uploaded_model
 from aimaas.security.keys import Scope
 from aimaas.security.principal import Principal
+from aimaas.server.audit import Audit
 from aimaas.server.deps import ServicesDep, require_any
 from aimaas.server.routes import new_router
 
@@ -23,7 +24,7 @@ ModelsWriter = Annotated[Principal, Depends(require_any(Scope.MODELS_WRITE))]
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)
 async def register_uploaded(
-    body: UploadedModelRegister, services: ServicesDep, caller: ModelsWriter
+    body: UploadedModelRegister, services: ServicesDep, caller: ModelsWriter, audit: Audit
 ) -> ModelRegistered:
     """A GGUF file (served by llama.cpp), or safetensors or ONNX weights with their
     model.json (served like a model trained here), as a new version of model ``name``."""
@@ -36,4 +37,12 @@ async def register_uploaded(
         request=body,
     )
     services.specs.forget()  # serve the new version from the next request on
-    return registered
+    target = f"{registered.name}:{registered.version}"
+    return await audit.alog(
+        "model.register",
+        registered,
+        target=target,
+        format=registered.format,
+        file=body.file,
+        description_file=body.description_file,
+    )
