@@ -32,6 +32,7 @@ from aimaas.registry.db import Database
 from aimaas.registry.store import open_store
 from aimaas.runtime.registration import register_local_model
 from aimaas.security import admin
+from aimaas.security.audit import record_local
 from aimaas.security.bootstrap import ADMIN_TENANT
 from aimaas.security.quotas import run_locally
 
@@ -78,7 +79,9 @@ class LocalBackend:
         self.store = open_store(settings, self.db)
 
     def create_tenant(self, name: str) -> TenantOut:
-        return admin.create_tenant(self.db, name=name)
+        tenant = admin.create_tenant(self.db, name=name)
+        record_local(self.db, "tenant.create", tenant_id=tenant.id, target=tenant.id, name=name)
+        return tenant
 
     def list_tenants(self) -> TenantList:
         return admin.list_tenants(self.db)
@@ -86,18 +89,27 @@ class LocalBackend:
     def create_key(
         self, tenant: str, scopes: list[str], name: str | None, expires_at: datetime | None
     ) -> KeyCreated:
-        return admin.create_key(
+        created = admin.create_key(
             self.db, tenant=tenant, scopes=scopes, name=name, expires_at=expires_at
         )
+        record_local(
+            self.db, "key.create", tenant_id=created.tenant, target=created.id, scopes=scopes
+        )
+        return created
 
     def list_keys(self) -> KeyList:
         return admin.list_keys(self.db)
 
     def revoke_key(self, key_id: str) -> KeyOut:
-        return admin.revoke_key(self.db, key_id=key_id)
+        revoked = admin.revoke_key(self.db, key_id=key_id)
+        record_local(self.db, "key.revoke", tenant_id=revoked.tenant, target=revoked.id)
+        return revoked
 
     def register_model(self, request: ModelRegister) -> ModelRegistered:
-        return register_local_model(self.db, request)
+        done = register_local_model(self.db, request)
+        target = f"{done.name}:{done.version}"
+        record_local(self.db, "model.register", tenant_id=None, target=target, owner=done.owner)
+        return done
 
     def list_models(self) -> ModelCardList:
         with self.db.session() as session:
@@ -137,6 +149,9 @@ class LocalBackend:
             purpose=purpose,
             details=details,
         )
+        record_local(
+            self.db, "file.upload", tenant_id=row.tenant_id, target=row.id, bytes=row.bytes
+        )
         return FileObject.from_row(row)
 
     def list_files(self) -> FileList:
@@ -149,6 +164,7 @@ class LocalBackend:
         row = files.remove_file(
             self.db, self.store, tenant_id=self._files_tenant(), file_id=file_id
         )
+        record_local(self.db, "file.delete", tenant_id=row.tenant_id, target=row.id)
         return FileDeleted(id=row.id)
 
     def get_limits(self, kind: LimitKind, ref: str) -> LimitsOut:
@@ -156,7 +172,10 @@ class LocalBackend:
 
     def set_limits(self, kind: LimitKind, ref: str, limits: dict[str, int | None]) -> LimitsOut:
         values = validated(kind, dict(limits))
-        return run_locally(self.db, lambda quotas: quotas.set_limits(kind, ref, values))
+        done = run_locally(self.db, lambda quotas: quotas.set_limits(kind, ref, values))
+        tenant = done.id if kind == "tenant" else None
+        record_local(self.db, "limits.set", tenant_id=tenant, target=done.id, limits=done.limits)
+        return done
 
     def usage(
         self,

@@ -156,3 +156,24 @@ def audit_list(
         rows = list_events(session, tenant_ids=tenant_ids, action=action, since=since, limit=limit)
         names = {t.id: t.name for t in repository.list_tenants(session)}
         return AuditList(data=[AuditEventOut.from_row(row, names) for row in rows])
+
+
+def record_local(
+    db: Database,
+    action: str,
+    *,
+    tenant_id: str | None,
+    target: str | None,
+    **details: Any,
+) -> None:
+    """An action of the local CLI, on the data directory itself: no key, address ``local``."""
+    record(
+        db,
+        action,
+        key_id=None,
+        actor_tenant_id=None,
+        tenant_id=tenant_id,
+        target=target,
+        client="local",
+        details=details,
+    )

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from aimaas.cli.backend import LocalBackend
+from aimaas.config import Settings
 from aimaas.registry.tables import AuditEvent
-from aimaas.security.audit import ACTIONS, scrub
+from aimaas.security.audit import ACTIONS, audit_list, scrub
 from tests.conftest import Api
 from tests.e2e.server import LiveServer
 from tests.security.test_model_files import GGUF_OK
@@ -233,3 +235,19 @@ def test_no_key_in_the_server_log_or_database_and_the_cli(
         assert secret not in log, "a key reached the server log"
         assert secret.encode() not in stored, "a key reached the database"
         assert secret not in remote.stdout + table.stdout + local.stdout
+
+
+def test_the_local_cli_is_audited_too(settings: Settings) -> None:
+    backend = LocalBackend(settings)
+    tenant = backend.create_tenant("acme")
+    created = backend.create_key("acme", ["infer"], "ci", None)
+    backend.revoke_key(created.id)
+    backend.set_limits("tenant", "acme", {"requests_per_minute": 5})
+    events = audit_list(backend.db).data
+    assert [e.action for e in events] == ["limits.set", "key.revoke", "key.create", "tenant.create"]
+    for event in events:
+        assert event.key_id is None and event.client == "local"
+        assert event.tenant == tenant.id and event.request_id is None
+    assert events[2].target == created.id and events[2].details == {"scopes": ["infer"]}
+    assert created.key not in events[2].model_dump_json()
+    backend.db.dispose()
