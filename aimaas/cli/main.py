@@ -23,6 +23,7 @@ from aimaas.cli.evaluate import eval_command
 from aimaas.cli.files import files_app
 from aimaas.cli.limits import key_limits, tenant_limits, usage
 from aimaas.cli.optimize import optimize_command
+from aimaas.cli.security import security_app
 from aimaas.config import Settings, load_settings
 from aimaas.errors import AimaasError
 from aimaas.protocol.admin import ModelRegister
@@ -40,6 +41,7 @@ app.command("eval")(eval_command)
 app.command("optimize")(optimize_command)
 app.command("audit")(audit_command)
 app.command("usage")(usage)
+app.add_typer(security_app, name="security")
 keys_app.command("limits")(key_limits)
 tenants_app.command("limits")(tenant_limits)
 

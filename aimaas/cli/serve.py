@@ -9,8 +9,10 @@ from types import FrameType
 import uvicorn
 
 from aimaas.config import Settings
+from aimaas.errors import InvalidInput
 from aimaas.observability.logging import configure_logging
 from aimaas.registry.db import Database
+from aimaas.registry.store import open_store
 from aimaas.security.bootstrap import ensure_admin_key
 from aimaas.server.app import create_app
 from aimaas.server.middleware import Lifecycle
@@ -36,6 +38,10 @@ def prepare_data_dir(settings: Settings) -> None:
     db = Database(settings.resolved_database_url)
     try:
         db.migrate()
+        try:  # a missing, unreadable or wrong master key stops here, in one line
+            open_store(settings, db).check_master_key()
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
         key = ensure_admin_key(db, settings.storage.admin_key_file)
     finally:
         db.dispose()

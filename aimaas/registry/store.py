@@ -134,6 +134,11 @@ class LocalFile:
         self.close()
 
 
+def _wrap_context(owner: str, digest: str, object_id: str) -> bytes:
+    """What a wrapped data key is bound to: its owner, its content and its object."""
+    return f"{owner}\0{digest}\0{object_id}".encode()
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -242,7 +247,7 @@ class ArtifactStore:
 
     @staticmethod
     def _wrap_context(owner: Owner, digest: str, object_id: str) -> bytes:
-        return f"{owner.context}\0{digest}\0{object_id}".encode()
+        return _wrap_context(owner.context, digest, object_id)
 
     # --- writing -----------------------------------------------------------------------
 
@@ -521,3 +526,32 @@ def open_store(settings: Settings, db: Database) -> ArtifactStore:
     return ArtifactStore(
         settings.storage.artifacts_dir, db=db, master_key=crypto.load_master_key(settings.security)
     )
+
+
+def rewrap_data_keys(db: Database, old: crypto.MasterKey, new: crypto.MasterKey) -> int:
+    """Re-wrap every data key under ``new`` in one transaction (the sealed bytes are not
+    touched): afterwards ``old`` opens nothing and ``new`` everything. Answers how many
+    keys were re-wrapped; keys already under ``new`` are left as they are. A key that does
+    not unwrap under ``old`` aborts the whole rotation (ValueError), changing nothing."""
+    rewrapped = 0
+    with db.session() as session:
+        for row in session.scalars(select(DataKey).order_by(DataKey.id)):
+            if row.master_key_id == new.id:
+                continue
+            if row.master_key_id != old.id:
+                raise ValueError(
+                    f"Data key {row.id} is wrapped by master key {row.master_key_id}, neither "
+                    f"the current one ({old.id}) nor the new one ({new.id}); nothing was changed."
+                )
+            context = _wrap_context(row.owner, row.digest, row.id)
+            try:
+                data_key = old.unwrap(row.wrapped_key, context)
+            except crypto.IntegrityError:
+                raise ValueError(
+                    f"Data key {row.id} does not unwrap under the current master key (its row "
+                    "was altered); nothing was changed."
+                ) from None
+            row.wrapped_key = new.wrap(data_key, context)
+            row.master_key_id = new.id
+            rewrapped += 1
+    return rewrapped

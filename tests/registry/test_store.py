@@ -128,9 +128,7 @@ def test_plaintext_artifacts_stay_readable_once_encryption_is_on(
         sealed.read(digest, OWNER)
 
 
-def test_a_store_refuses_to_start_with_the_wrong_key_or_none(
-    tmp_path: Path, db: Database
-) -> None:
+def test_a_store_refuses_to_start_with_the_wrong_key_or_none(tmp_path: Path, db: Database) -> None:
     key = MasterKey.generate()
     ArtifactStore(tmp_path / "artifacts", db=db, master_key=key).put(b"x", OWNER)
     with pytest.raises(ValueError, match="encrypted at rest; start with its master key"):
