@@ -55,7 +55,9 @@ log = logging.getLogger("aimaas.store")
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
-_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+# Linux only (memfd seals); looked up softly so that the plaintext store imports anywhere.
+_SEALS = sum(getattr(fcntl, name, 0) for name in ("F_SEAL_SEAL", "F_SEAL_SHRINK",
+                                                  "F_SEAL_GROW", "F_SEAL_WRITE"))  # fmt: skip
 
 Data = bytes | BinaryIO | Iterable[bytes]
 
@@ -176,6 +178,11 @@ class ArtifactStore:
     ) -> None:
         if master_key is not None and db is None:
             raise ValueError("an encrypting store keeps its data keys in the registry")
+        if master_key is not None and not hasattr(os, "memfd_create"):
+            raise ValueError(
+                "Encryption at rest needs Linux: decrypted files live in memory-backed files "
+                "(memfd), never on disk."
+            )
         self.root = root
         self.db = db
         self.master_key = master_key
@@ -384,7 +391,8 @@ class ArtifactStore:
         try:
             for chunk in self._plaintext(digest, owner):
                 _write_all(fd, chunk)
-            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)  # read-only from now on
+            if _SEALS and hasattr(fcntl, "F_ADD_SEALS"):
+                fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)  # read-only from now on
             os.lseek(fd, 0, os.SEEK_SET)
         except BaseException:
             os.close(fd)
