@@ -6,15 +6,16 @@ registry (``data_keys``), the sealed bytes in the artifact store.
 
 Sealed stream format (version 1)::
 
-    header  = b"AIMAASE1" || u32 chunk_size                                 (12 bytes)
+    header  = b"AIMAASE1" || u32 chunk_size || 16 random bytes (stream id)  (28 bytes)
     chunk i = nonce (12 random bytes) || AES-GCM(plaintext_i) || tag (16 bytes)
 
 Every chunk holds exactly ``chunk_size`` plaintext bytes except the last, which holds
 0..chunk_size (an empty artifact is one empty final chunk). Each chunk's associated data
 is ``header || len(context) || context || u64 index || u8 final``, so a chunk moved to
 another position, a stream cut at a chunk boundary, a chunk appended after the final one,
-a changed header or a stream sealed for another owner (``context``: tenant, model and
-version, or tenant and file) all fail authentication. A reader holds at most two chunks.
+a chunk of another stream (even under the same key: the stream id), a changed header or a
+stream sealed for another owner (``context``: tenant, model and version, or tenant and
+file) all fail authentication. A reader holds at most two chunks.
 
 A wrapped data key is ``nonce (12) || AES-GCM(master key, data key) || tag (16)``
 (60 bytes), its associated data binding the owner context, the content's digest and the
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from aimaas.config import SecuritySettings
 
 MAGIC = b"AIMAASE1"
-HEADER = struct.Struct(">8sI")  # magic, chunk size
+HEADER = struct.Struct(">8sI16s")  # magic, chunk size, stream id
 CHUNK_SIZE = 1 << 20
 MAX_CHUNK_SIZE = 64 << 20
 NONCE_BYTES = 12
@@ -179,7 +180,7 @@ def encrypt_chunks(
     if not 0 < chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError("chunk size out of range")
     aead = AESGCM(data_key)
-    header = HEADER.pack(MAGIC, chunk_size)
+    header = HEADER.pack(MAGIC, chunk_size, os.urandom(16))
     prefix = header + _length_prefixed(context)
     yield header
     pieces = _rechunk(chunks, chunk_size)
@@ -218,7 +219,7 @@ def decrypt_chunks(
     header = _read_exactly(read, HEADER.size)
     if len(header) != HEADER.size:
         raise IntegrityError("the sealed stream is shorter than its header")
-    magic, chunk_size = HEADER.unpack(header)
+    magic, chunk_size, _stream = HEADER.unpack(header)
     if magic != MAGIC or not 0 < chunk_size <= MAX_CHUNK_SIZE:
         raise IntegrityError("the sealed stream has no valid header")
     aead = AESGCM(data_key)
