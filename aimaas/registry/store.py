@@ -466,11 +466,15 @@ class ArtifactStore:
                 raise IntegrityFailed(self._unavailable(owner, "is missing"))
             yield from self._checked(self._read_file(legacy), digest, owner, "plaintext")
             return
-        if row.master_key_id != key.id:
+        if row.master_key_id != key.id:  # the ids go to the log, for the operator
+            log.error(
+                "artifact %s of %s is wrapped by master key %s, the configured one is %s; "
+                "start with that key or rotate with `aimaas security rotate-master-key`",
+                row.id, owner.context, row.master_key_id, key.id,
+            )  # fmt: skip
             raise IntegrityFailed(
-                f"The stored artifact of {owner.label} is encrypted under another master key "
-                f"(id {row.master_key_id}, this one is {key.id}); start with that key, or "
-                "rotate with `aimaas security rotate-master-key`."
+                f"The stored artifact of {owner.label} is encrypted under another master key; "
+                "it is unavailable until the server runs with that key."
             )
         path = self._sealed_path(row.id)
         try:
