@@ -13,9 +13,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from aimaas.config import Settings
+from aimaas.learn.checkpoint import PLAIN, FileCodec
 from aimaas.registry import jobs
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
+from aimaas.security.crypto import load_master_key
+from aimaas.security.sealed_files import SealedFiles
 
 
 class Cancelled(Exception):
@@ -45,6 +48,14 @@ class JobContext:
     def workdir(self) -> Path:
         """Scratch space (checkpoints) that survives a crash and goes when the job ends."""
         return self.settings.storage.data_dir / "jobs" / self.job_id
+
+    def checkpoint_codec(self, folder: Path) -> FileCodec:
+        """How this job's checkpoints in ``folder`` are written: sealed under the master key
+        when encryption at rest is on (nothing decrypted reaches the disk), else plain."""
+        master = load_master_key(self.settings.security)
+        if master is None:
+            return PLAIN
+        return SealedFiles(master, folder, owner=f"{self.tenant_id}/job/{self.job_id}")
 
     def event(self, data: dict[str, Any]) -> None:
         with self.db.session() as session:

@@ -10,6 +10,7 @@ One checkpoint is two files in the run's directory:
 Each file is written to a temporary name in the same directory, flushed, fsynced and
 renamed over the old one, then the directory is fsynced; the JSON goes last, so it never
 names a tensors file that is not complete. Nothing is pickled and nothing is unpickled.
+With encryption at rest, a ``FileCodec`` seals both files before they reach the disk.
 """
 
 from __future__ import annotations
@@ -18,13 +19,32 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
 from torch import Tensor
 
 STATE = "checkpoint.json"
 FORMAT = 1
+
+
+class FileCodec(Protocol):
+    """How checkpoint bytes look on disk: ``seal`` before writing, ``unseal`` after reading."""
+
+    def seal(self, data: bytes, name: str) -> bytes: ...
+
+    def unseal(self, data: bytes, name: str) -> bytes: ...
+
+
+class PlainFiles:
+    def seal(self, data: bytes, name: str) -> bytes:
+        return data
+
+    def unseal(self, data: bytes, name: str) -> bytes:
+        return data
+
+
+PLAIN = PlainFiles()
 
 
 @dataclass
@@ -49,7 +69,9 @@ class Checkpoint:
     rng: Tensor  # torch.get_rng_state()
 
 
-def save_checkpoint(directory: Path, checkpoint: Checkpoint, fingerprint: str) -> None:
+def save_checkpoint(
+    directory: Path, checkpoint: Checkpoint, fingerprint: str, codec: FileCodec = PLAIN
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v for k, v in checkpoint.model.items()}
     if checkpoint.best is not None:
@@ -64,7 +86,7 @@ def save_checkpoint(directory: Path, checkpoint: Checkpoint, fingerprint: str) -
     tensors["rng"] = checkpoint.rng
     tensors = {k: v.detach().clone().contiguous() for k, v in tensors.items()}  # no sharing
     name = f"epoch-{checkpoint.progress.epoch:06d}.safetensors"
-    _write_atomic(directory / name, save(tensors))
+    _write_atomic(directory / name, codec.seal(save(tensors), name))
     state = {
         "format": FORMAT,
         "fingerprint": fingerprint,
@@ -73,25 +95,28 @@ def save_checkpoint(directory: Path, checkpoint: Checkpoint, fingerprint: str) -
         "optimizer_scalars": scalars,
         "has_best": checkpoint.best is not None,
     }
-    _write_atomic(directory / STATE, json.dumps(state, indent=1).encode())
+    _write_atomic(directory / STATE, codec.seal(json.dumps(state, indent=1).encode(), STATE))
     for old in directory.glob("epoch-*.safetensors"):
         if old.name != name:
             old.unlink(missing_ok=True)
 
 
-def load_checkpoint(directory: Path, fingerprint: str) -> Checkpoint | None:
+def load_checkpoint(
+    directory: Path, fingerprint: str, codec: FileCodec = PLAIN
+) -> Checkpoint | None:
     """The directory's checkpoint, or None when there is none yet. ValueError when it
     belongs to another run (other data, hyperparameters, seed or algorithm)."""
     path = directory / STATE
     if not path.exists():
         return None
-    state = json.loads(path.read_text())
+    state = json.loads(codec.unseal(path.read_bytes(), STATE))
     if state.get("format") != FORMAT or state.get("fingerprint") != fingerprint:
         raise ValueError(
             f"The checkpoint in {directory} is from a different training run; "
             "use an empty directory for a new run."
         )
-    tensors = load_file(directory / str(state["tensors"]))
+    name = str(state["tensors"])
+    tensors = load(codec.unseal((directory / name).read_bytes(), name))
     model = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
     best = {k.removeprefix("best."): v for k, v in tensors.items() if k.startswith("best.")}
     optimizer_state: dict[int, dict[str, Any]] = {}

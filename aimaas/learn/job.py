@@ -26,6 +26,7 @@ def run_training(context: JobContext) -> Finalize:
         spec["hyperparameters"],
         seed=spec["seed"],
         checkpoint_dir=context.workdir / "checkpoint",
+        checkpoint_codec=context.checkpoint_codec(context.workdir / "checkpoint"),
         on_event=context.event,
         should_stop=context.should_stop,
     )

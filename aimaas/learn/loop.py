@@ -22,7 +22,14 @@ from pydantic import BaseModel
 
 from aimaas.errors import InvalidInput
 from aimaas.learn import hyperparameters as hp
-from aimaas.learn.checkpoint import Checkpoint, Progress, load_checkpoint, save_checkpoint
+from aimaas.learn.checkpoint import (
+    PLAIN,
+    Checkpoint,
+    FileCodec,
+    Progress,
+    load_checkpoint,
+    save_checkpoint,
+)
 from aimaas.learn.evaluation import evaluate, objective
 from aimaas.learn.examples import Examples
 from aimaas.learn.specs import ModelSpec
@@ -64,9 +71,9 @@ class Loop:
         self.penalty = _penalty(spec.algorithm, params, len(examples))
         self.best: dict[str, torch.Tensor] | None = None
 
-    def run(self, directory: Path | None, run_id: str) -> Progress:
+    def run(self, directory: Path | None, run_id: str, codec: FileCodec = PLAIN) -> Progress:
         progress = Progress()
-        saved = None if directory is None else load_checkpoint(directory, run_id)
+        saved = None if directory is None else load_checkpoint(directory, run_id, codec)
         if saved is not None:
             progress = self._restore(saved)
             self.on_event({"type": "resumed", "epoch": progress.epoch})
@@ -96,7 +103,7 @@ class Loop:
             )
             progress.elapsed_s = already + (time.monotonic() - session)
             if directory is not None:
-                save_checkpoint(directory, self._checkpoint(progress), run_id)
+                save_checkpoint(directory, self._checkpoint(progress), run_id, codec)
             self.on_event(
                 {
                     "type": "epoch",

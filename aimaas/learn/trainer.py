@@ -21,7 +21,7 @@ from aimaas.errors import InvalidInput
 from aimaas.jobs.context import Cancelled as JobCancelled
 from aimaas.learn import algorithms, architectures, encoding, solvers
 from aimaas.learn import hyperparameters as hp
-from aimaas.learn.checkpoint import Progress
+from aimaas.learn.checkpoint import PLAIN, FileCodec, Progress
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.evaluation import evaluate, fingerprint
 from aimaas.learn.examples import Examples
@@ -44,6 +44,7 @@ def train(
     *,
     seed: int,
     checkpoint_dir: Path | None,
+    checkpoint_codec: FileCodec = PLAIN,
     on_event: EventSink,
     should_stop: Callable[[], bool],
 ) -> TrainedModel:
@@ -112,7 +113,9 @@ def train(
                 check_stop=check_stop,
             )
             progress = loop.run(
-                checkpoint_dir, fingerprint(algorithm, params, seed, train, validation)
+                checkpoint_dir,
+                fingerprint(algorithm, params, seed, train, validation),
+                checkpoint_codec,
             )
         metrics = {
             "train_loss": (
