@@ -163,9 +163,15 @@ class Metrics:
         self.http = HttpMetrics(self.registry)
         self.llm = LLMMetrics(self.registry)
         self.predict = PredictMetrics(self.registry)
+        self._slots: SlotCollector | None = None
 
     def watch_slots(self, counts: SlotCounts) -> None:
-        self.registry.register(SlotCollector(counts))
+        """Report these slot counts (replacing any earlier source: an app's lifespan may
+        run more than once, e.g. under a test client)."""
+        if self._slots is not None:
+            self.registry.unregister(self._slots)
+        self._slots = SlotCollector(counts)
+        self.registry.register(self._slots)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
