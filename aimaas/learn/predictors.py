@@ -156,6 +156,24 @@ class ModelPredictor:
             raise InvalidInput(f"{param}: NaN or infinite values.", param=param)
         if self._encoding.kind == "images" and ((values < 0).any() or (values > 255).any()):
             raise InvalidInput(f"{param}: pixel values must be in 0..255.", param=param)
+        return self._in_range(values, param)
+
+    def _in_range(self, values: np.ndarray, param: str) -> np.ndarray:
+        """Refuse values that the network's float32 input cannot hold once standardized
+        (1e308 would become inf, then NaN probabilities): per item, before batching."""
+        scaler = self._encoding.scaler
+        if scaler is not None and values.size:
+            one = values.shape == self._encoding.item_shape  # an item, or a v2 batch of them
+            items = values[None] if one else values
+            if self._encoding.layout == "flat":
+                items = items.reshape(items.shape[0], -1)
+            with np.errstate(over="ignore"):
+                scaled = scaler.transform(items)
+            if not np.isfinite(scaled).all():
+                raise InvalidInput(
+                    f"{param}: a value is too large for the model (float32 once scaled).",
+                    param=param,
+                )
         return values
 
     def _row(self, row: dict[str, Any], param: str) -> np.ndarray:
@@ -175,7 +193,7 @@ class ModelPredictor:
                 raise InvalidInput(
                     f"{param}: column {name!r} must be a finite number.", param=param
                 )
-        return np.asarray(values, dtype=np.float64)
+        return self._in_range(np.asarray(values, dtype=np.float64), param)
 
     def _image(self, value: str | dict[str, Any], param: str) -> np.ndarray:
         if isinstance(value, dict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aimaas.protocol.common import Strict
 
@@ -55,6 +55,10 @@ class Tool(Strict):
 
 class SamplingParams(Strict):
     """What chat completions and completions share."""
+
+    # No coercion: "max_tokens": "4" or true, "temperature": "0.5" or "stream": "yes" are
+    # refused naming the field, as OpenAI does, rather than read as numbers or booleans.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str = Field(min_length=1, max_length=256)
     max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS_CAP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from aimaas.protocol.common import Strict
 
@@ -40,6 +40,9 @@ class ModelMetadata(BaseModel):
 
 
 class InferInput(Strict):
+    # No coercion: a shape of strings ("shape": ["1", "3"]) is refused, not read as numbers.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     name: str = Field(min_length=1, max_length=256)
     shape: list[Annotated[int, Field(ge=0, le=2**31)]] = Field(max_length=16)
     datatype: Datatype

@@ -66,9 +66,12 @@ def _as_array(tensor: InferInput) -> np.ndarray:
     if tensor.datatype in ("FP32", "FP64") and not np.isfinite(raw).all():
         raise InvalidInput(f"Input {name!r}: NaN or infinite values.", param=name)
     try:
-        return raw.astype(_NUMPY[tensor.datatype]).reshape(tensor.shape)
-    except OverflowError:
-        raise InvalidInput(f"Input {name!r}: a value is out of range.", param=name) from None
+        with np.errstate(over="raise"):  # 1e300 in an FP32 tensor: out of range, not inf
+            return raw.astype(_NUMPY[tensor.datatype]).reshape(tensor.shape)
+    except (OverflowError, FloatingPointError):
+        raise InvalidInput(
+            f"Input {name!r}: a value is out of range for {tensor.datatype}.", param=name
+        ) from None
 
 
 def _describe(datatype: str) -> str:

@@ -3,6 +3,7 @@ draining on shutdown, and the request-body limit."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -21,6 +22,7 @@ access_log = logging.getLogger("aimaas.access")
 error_log = logging.getLogger("aimaas.server")
 
 REQUEST_ID_HEADER = "x-request-id"
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that hung up before its answer
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -50,6 +52,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        disconnected = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -59,8 +62,20 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
+        async def watched_receive() -> Message:
+            nonlocal disconnected
+            message = await receive()
+            disconnected = disconnected or message["type"] == "http.disconnect"
+            return message
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, watched_receive, send_with_id)
+        except asyncio.CancelledError:
+            if not disconnected or response_started:
+                raise
+            # The client went away before its answer and its work was cancelled: nothing
+            # went wrong here, and nobody is left to answer (not a 500, not a traceback).
+            status = CLIENT_CLOSED_REQUEST
         except Exception:
             error_log.exception(
                 "unhandled error on %s %s",

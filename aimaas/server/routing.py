@@ -11,9 +11,12 @@ import json
 import math
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import unquote_plus
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+
+from aimaas.errors import InvalidInput
 
 
 def _reject_constant(name: str) -> Any:
@@ -45,11 +48,14 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise json.JSONDecodeError("the body is not valid UTF-8", "", exc.start) from exc
     try:
-        return json.loads(
+        return _refuse_nul(
             text,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            object_pairs_hook=_bounded_object,
+            json.loads(
+                text,
+                parse_constant=_reject_constant,
+                parse_float=_finite_float,
+                object_pairs_hook=_bounded_object,
+            ),
         )
     except json.JSONDecodeError:
         raise
@@ -57,6 +63,28 @@ def parse_json(body: bytes) -> Any:
         raise json.JSONDecodeError("the JSON is nested too deeply", text, 0) from exc
     except ValueError as exc:
         raise json.JSONDecodeError(str(exc), text, 0) from exc
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(text: str, value: Any) -> Any:
+    """NUL characters are refused in every string: no name, id or label needs one, and
+    PostgreSQL cannot store or even compare them (a query with one fails)."""
+    if "\\u0000" in text and _has_nul(value):
+        raise json.JSONDecodeError(
+            "a string holds a NUL character (\\u0000), which is not allowed",
+            text,
+            text.index("\\u0000"),
+        )
+    return value
 
 
 class StrictJSONRequest(Request):
@@ -71,6 +99,11 @@ class AimaasRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def strict_handler(request: Request) -> Response:
+            query = unquote_plus(request.scope.get("query_string", b"").decode("latin-1"))
+            if "\x00" in request.scope["path"] or "\x00" in query:
+                raise InvalidInput(
+                    "The URL holds a NUL character (%00), which is not allowed.", param="url"
+                )
             return await handler(StrictJSONRequest(request.scope, request.receive))
 
         return strict_handler
