@@ -75,6 +75,10 @@ class LlamaServerModel:
             "--batch-size", str(max(512, config.context_length)),
             "--threads", str(threads), "--threads-batch", str(threads),
             "--api-key-file", str(_write_key(folder, key)), "--jinja", "--no-webui",
+            # No host-memory prompt cache: by default it grows with every request up to
+            # 8 GiB, outside the model memory budget (the slots' own KV cache still reuses
+            # a shared prompt prefix).
+            "--cache-ram", "0",
         ]  # fmt: skip
         if not log:
             argv += ["--log-disable"]

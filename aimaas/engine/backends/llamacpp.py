@@ -85,6 +85,8 @@ class LlamaCppModel:
         params.api_keys = [secrets.token_urlsafe(32)]
         params.hostnames = ["127.0.0.1"]
         params.ui = False
+        # No prompt cache in RAM: by default it grows with every request up to 8 GiB.
+        params.cache_ram_mib = 0
         params.verbosity = 3 if log else 0
         self._server = xllamacpp.Server(params)
         self.admission = Admission(max_running=config.parallel, max_waiting=config.max_queue)
