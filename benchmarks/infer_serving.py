@@ -18,10 +18,12 @@ shape:
 - ``fastapi-uvloop``: the same route in the peers' venv, where uvicorn finds uvloop and
   httptools (what LitServe and Ray Serve run on).
 
-Each server is started on 127.0.0.1 as a subprocess in its own process group, one at a time,
-and stopped by its pid (SIGTERM, then SIGKILL, then anything it left behind) whatever happens.
-The client is raw HTTP/1.1 over asyncio streams (one keep-alive connection per worker, request
-bytes built beforehand); its CPU seconds per run are reported.
+Each server is started on 127.0.0.1 as a subprocess in its own process group, serving both
+models on one port, and stopped by its pid (SIGTERM, then SIGKILL, then anything it left
+behind) whatever happens. They are all up at once but measured one at a time, taking turns
+run by run in a rotating order: on a shared machine whatever else runs then falls on all of
+them alike. The client is raw HTTP/1.1 over asyncio streams (one keep-alive connection per
+worker, request bytes built beforehand); its CPU seconds per run are reported.
 
 Peers live in a venv outside the repository (``~/.cache/aimaas-bench/serve-venv``) that sees
 the aimaas venv's packages (torch, numpy, aimaas) through a ``.pth`` file and adds only
@@ -592,16 +594,15 @@ if _litserve is not None:
             return _encode_v2(self.predictor, self.model_name, output[0], output[1])
 
 
-def serve_litserve(name: str, artifacts: Path, port: int) -> None:
+def serve_litserve(models: dict[str, Path], port: int) -> None:
     import litserve as ls
 
-    server = ls.LitServer(
-        V2LitAPI(name, artifacts), accelerator="cpu", workers_per_device=1, timeout=60
-    )
+    apis = [V2LitAPI(name, artifacts) for name, artifacts in models.items()]
+    server = ls.LitServer(apis, accelerator="cpu", workers_per_device=1, timeout=60)
     server.run(host=HOST, port=port, log_level="warning", generate_client_file=False)
 
 
-def serve_ray(name: str, artifacts: Path, port: int) -> None:
+def serve_ray(models: dict[str, Path], port: int) -> None:
     import ray
     from ray import serve
     from starlette.requests import Request
@@ -619,8 +620,9 @@ def serve_ray(name: str, artifacts: Path, port: int) -> None:
     # say to raise it above max_batch_size when batching.
     @serve.deployment(num_replicas=1, max_ongoing_requests=4 * MAX_BATCH)
     class V2Deployment:
-        def __init__(self) -> None:
-            self.predictor = _load(artifacts)
+        def __init__(self, name: str, artifacts: str) -> None:
+            self.name = name
+            self.predictor = _load(Path(artifacts))
 
         @serve.batch(max_batch_size=MAX_BATCH, batch_wait_timeout_s=BATCH_TIMEOUT_S)
         async def run(self, batch: list[list[Any]]) -> list[list[Any]]:
@@ -630,9 +632,11 @@ def serve_ray(name: str, artifacts: Path, port: int) -> None:
         async def __call__(self, request: Request) -> dict[str, Any]:
             body = await request.json()
             outputs = await self.run(_decode_v2(self.predictor, body))
-            return _encode_v2(self.predictor, name, body.get("id"), outputs)
+            return _encode_v2(self.predictor, self.name, body.get("id"), outputs)
 
-    serve.run(V2Deployment.bind(), name=name, route_prefix=f"/v2/models/{name}/infer")
+    for name, artifacts in models.items():
+        app = V2Deployment.options(name=f"v2-{name}").bind(name, str(artifacts))
+        serve.run(app, name=name, route_prefix=f"/v2/models/{name}/infer")
     print("ray serve ready", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -643,28 +647,30 @@ def serve_ray(name: str, artifacts: Path, port: int) -> None:
     ray.shutdown()
 
 
-def serve_fastapi(name: str, artifacts: Path, port: int) -> None:
+def serve_fastapi(models: dict[str, Path], port: int) -> None:
     import uvicorn
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
-    predictor = _load(artifacts)
     app = FastAPI()
 
-    async def infer(request: Request) -> JSONResponse:
-        body = await request.json()
-        outputs = predictor.run(_decode_v2(predictor, body))
-        return JSONResponse(_encode_v2(predictor, name, body.get("id"), outputs))
+    def route(name: str, predictor: Any) -> None:
+        async def infer(request: Request) -> JSONResponse:
+            body = await request.json()
+            outputs = predictor.run(_decode_v2(predictor, body))
+            return JSONResponse(_encode_v2(predictor, name, body.get("id"), outputs))
 
-    # The annotations are strings here (``from __future__ import annotations``) naming a local
-    # import; FastAPI needs the class itself to inject the request.
-    infer.__annotations__ = {"request": Request, "return": JSONResponse}
-    app.post(f"/v2/models/{name}/infer")(infer)
+        # The annotations are strings here (``from __future__ import annotations``) naming a
+        # local import; FastAPI needs the class itself to inject the request.
+        infer.__annotations__ = {"request": Request, "return": JSONResponse}
+        app.post(f"/v2/models/{name}/infer")(infer)
 
+    for name, artifacts in models.items():
+        route(name, _load(artifacts))
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 
 
-PEER_SERVERS: dict[str, Callable[[str, Path, int], None]] = {
+PEER_SERVERS: dict[str, Callable[[dict[str, Path], int], None]] = {
     "litserve": serve_litserve,
     "ray-serve": serve_ray,
     "fastapi": serve_fastapi,
@@ -923,116 +929,125 @@ def wait_first_answer(server: Server, port: int, path: str, key: str | None, bod
     raise Unavailable(f"{server.name} did not answer {path} in {READY_TIMEOUT_S:.0f}s")
 
 
-def bench_model(
-    server: Server,
-    port: int,
-    key: str | None,
-    trained: TrainedCase,
-    opts: Options,
-    report: Report,
-) -> None:
-    path = f"/v2/models/{trained.case.name}/infer"
-    bodies = request_bodies(trained)
-    report.startup_s = round(wait_first_answer(server, port, path, key, bodies[0]), 2)
-    report.labels = answer_labels(port, path, key, bodies[:: max(1, len(bodies) // 25)])
-    target = Target(port, path, key, bodies)
-    requests = target.requests()
-    pids = server.pids()
-    for concurrency in opts.concurrency:
-        wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct)
-        measure(
-            target,
-            requests,
-            concurrency,
-            max(opts.warmup, 4 * concurrency),
-            pids,
-            opts.level_timeout_s,
-            opts.request_timeout_s,
-        )
-        runs = [
-            measure(
-                target,
-                requests,
-                concurrency,
-                opts.requests,
-                pids,
-                opts.level_timeout_s,
-                opts.request_timeout_s,
-            )
-            for _ in range(opts.repeats)
-        ]
-        level = median_stats(runs)
-        report.runs.append(runs)
-        report.levels.append(level)
-        print(
-            f"    {report.server:14} {report.model:6} c={concurrency:<3} {level.rps:8.1f} req/s  "
-            f"p50 {level.p50_ms} ms  p99 {level.p99_ms} ms  ok {level.ok}/{level.sent}  "
-            f"srv CPU {level.server_cpu_pct}%  other {level.other_cpu_pct}%  "
-            f"client CPU {level.client_cpu_s}s"
-            + (f"  errors: {level.errors}" if level.errors else ""),
-            flush=True,
-        )
+@dataclass
+class Live:
+    """A started server and what the client needs to reach it."""
+
+    name: str
+    server: Server
+    port: int
+    key: str | None
 
 
-def bench_aimaas(
-    cases: list[ModelCase], opts: Options, work: Path, logs: Path
-) -> tuple[list[Report], list[TrainedCase], dict[str, Any]]:
+def start_aimaas(
+    cases: list[ModelCase], work: Path, logs: Path, stack: contextlib.ExitStack
+) -> tuple[Live, list[TrainedCase], dict[str, Any]]:
+    """``aimaas serve`` with a fresh data directory, the models trained through its API."""
     data_dir = work / "aimaas-data"
     port = free_port()
     argv = [str(MAIN_PYTHON), "-m", "aimaas", "serve", "--host", HOST, "--port", str(port)]
     env = env_for_aimaas(data_dir)
-    shown = {k: v for k, v in env.items() if k.startswith("AIMAAS_")}
-    info: dict[str, Any] = {"argv": argv, "env": shown}
-    reports: list[Report] = []
-    trained: list[TrainedCase] = []
-    with running("aimaas", argv, env, logs / "aimaas.log") as server:
-        wait_health(server, port)
-        key = (data_dir / "admin.key").read_text().strip()
-        url = f"http://{HOST}:{port}"
-        for case in cases:
-            trained.append(train_in_aimaas(url, key, case, data_dir, work / "artifacts"))
-        for item in trained:
-            report = Report("aimaas", item.case.name)
+    info: dict[str, Any] = {
+        "argv": argv,
+        "env": {k: v for k, v in env.items() if k.startswith("AIMAAS_")},
+    }
+    server = stack.enter_context(running("aimaas", argv, env, logs / "aimaas.log"))
+    wait_health(server, port)
+    key = (data_dir / "admin.key").read_text().strip()
+    url = f"http://{HOST}:{port}"
+    trained = [train_in_aimaas(url, key, case, data_dir, work / "artifacts") for case in cases]
+    return Live("aimaas", server, port, key), trained, info
+
+
+def start_peer(
+    name: str,
+    trained: list[TrainedCase],
+    logs: Path,
+    serve_python: Path | None,
+    torch_threads: int,
+    stack: contextlib.ExitStack,
+) -> Live:
+    """A peer serving every trained model (one process tree, on one port)."""
+    python = MAIN_PYTHON if name == "fastapi" else serve_python
+    if python is None:
+        raise Unavailable("the peers' venv could not be prepared")
+    port = free_port()
+    argv = [str(python), str(Path(__file__).resolve()), "serve-peer", name, "--port", str(port)]
+    for item in trained:
+        argv += ["--model", f"{item.case.name}={item.artifacts}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMAAS_", "RAY_"))}
+    if torch_threads:
+        env |= {"OMP_NUM_THREADS": str(torch_threads), "MKL_NUM_THREADS": str(torch_threads)}
+    server = stack.enter_context(running(name, argv, env, logs / f"{name}.log"))
+    return Live(name, server, port, None)
+
+
+def print_level(report: Report, level: RunStats) -> None:
+    print(
+        f"    {report.server:14} {report.model:6} c={level.concurrency:<3} {level.rps:8.1f} "
+        f"req/s  p50 {level.p50_ms} ms  p99 {level.p99_ms} ms  ok {level.ok}/{level.sent}  "
+        f"srv CPU {level.server_cpu_pct}%  other {level.other_cpu_pct}%  "
+        f"client CPU {level.client_cpu_s}s" + (f"  errors: {level.errors}" if level.errors else ""),
+        flush=True,
+    )
+
+
+def bench_all(
+    servers: list[Live], trained: list[TrainedCase], opts: Options, reports: list[Report]
+) -> None:
+    """Every model, level and repeat, the servers taking turns (in a rotating order), so
+    that whatever else the machine runs meanwhile falls on all of them alike."""
+    for item in trained:
+        path = f"/v2/models/{item.case.name}/infer"
+        bodies = request_bodies(item)
+        checks = bodies[:: max(1, len(bodies) // 25)]
+        ready: list[tuple[Live, Report, Target, list[bytes], set[int]]] = []
+        for live in servers:
+            report = Report(live.name, item.case.name)
+            reports.append(report)
             try:
-                bench_model(server, port, key, item, opts, report)
+                started = wait_first_answer(live.server, live.port, path, live.key, bodies[0])
+                report.startup_s = round(started, 2)
+                report.labels = answer_labels(live.port, path, live.key, checks)
             except Unavailable as exc:
                 report.status, report.reason = "unavailable", str(exc)
-            reports.append(report)
-    return reports, trained, info
-
-
-def bench_peer(
-    name: str, trained: list[TrainedCase], opts: Options, logs: Path, serve_python: Path | None
-) -> list[Report]:
-    python = MAIN_PYTHON if name == "fastapi" else serve_python
-    reports = []
-    for item in trained:
-        report = Report(name, item.case.name)
-        reports.append(report)
-        if python is None:
-            report.status, report.reason = "unavailable", "the peers' venv could not be prepared"
-            continue
-        port = free_port()
-        argv = [
-            str(python),
-            str(Path(__file__).resolve()),
-            "serve-peer",
-            name,
-            "--model",
-            item.case.name,
-            "--artifacts",
-            str(item.artifacts),
-            "--port",
-            str(port),
-        ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMAAS_", "RAY_"))}
-        try:
-            with running(name, argv, env, logs / f"{name}-{item.case.name}.log") as server:
-                bench_model(server, port, None, item, opts, report)
-        except Unavailable as exc:
-            report.status, report.reason = "unavailable", str(exc)
-            print(f"    {name} {item.case.name}: UNAVAILABLE: {exc}", flush=True)
-    return reports
+                print(f"    {live.name} {item.case.name}: UNAVAILABLE: {exc}", flush=True)
+                continue
+            target = Target(live.port, path, live.key, bodies)
+            ready.append((live, report, target, target.requests(), live.server.pids()))
+        for concurrency in opts.concurrency:
+            busy = wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct)
+            shown = f"{item.case.name} c={concurrency}"
+            print(f"  {shown}: machine {busy:.0f}% busy before the level", flush=True)
+            runs: dict[str, list[RunStats]] = {live.name: [] for live, *_ in ready}
+            for repeat in range(-1, opts.repeats):  # -1: the warm-up round
+                turn = repeat % len(ready) if ready else 0
+                for live, report, target, requests, pids in ready[turn:] + ready[:turn]:
+                    if report.status != "ok":
+                        continue
+                    count = max(opts.warmup, 4 * concurrency) if repeat < 0 else opts.requests
+                    try:
+                        stats = measure(
+                            target,
+                            requests,
+                            concurrency,
+                            count,
+                            pids,
+                            opts.level_timeout_s,
+                            opts.request_timeout_s,
+                        )
+                    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                        report.status, report.reason = "unavailable", f"failed mid-run: {exc}"
+                        print(f"    {live.name}: {report.reason}", flush=True)
+                        continue
+                    if repeat >= 0:
+                        runs[live.name].append(stats)
+            for live, report, *_ in ready:
+                if report.status == "ok" and runs[live.name]:
+                    level = median_stats(runs[live.name])
+                    report.runs.append(runs[live.name])
+                    report.levels.append(level)
+                    print_level(report, level)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1135,7 +1150,8 @@ def print_report(meta: dict[str, Any], reports: list[Report], opts: Options) -> 
     print(
         f"{opts.requests} requests per run (one row each), {opts.repeats} runs per level "
         "(medians), latency in ms; batching peers: max_batch_size "
-        f"{MAX_BATCH}, timeout {BATCH_TIMEOUT_S * 1000:.0f} ms"
+        f"{MAX_BATCH}, timeout {BATCH_TIMEOUT_S * 1000:.0f} ms; peers' torch threads: "
+        f"{meta.get('peer_threads') or 'default'}; the servers took turns run by run"
     )
     for model in meta["models"]:
         results, ratios = model_tables(model, reports, opts.concurrency)
@@ -1206,6 +1222,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--request-timeout", type=float, default=30.0)
     parser.add_argument(
+        "--peer-threads",
+        type=int,
+        default=0,
+        help="OMP_NUM_THREADS/MKL_NUM_THREADS for the peers (default: unset, torch's default; "
+        "Ray Serve sets 1 for its replicas itself)",
+    )
+    parser.add_argument(
         "--quiet-wait",
         type=float,
         default=60.0,
@@ -1241,6 +1264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_pct=args.quiet_pct,
     )
     meta: dict[str, Any] = {"host": host_info(), "models": args.models, "options": asdict(opts)}
+    meta["peer_threads"] = args.peer_threads
     serve_python: Path | None = None
     if any(s not in ("aimaas", "fastapi") for s in args.servers) or args.prepare_only:
         print("preparing the peers' venv", flush=True)
@@ -1254,17 +1278,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if serve_python else 1
     cases = [MODEL_CASES[m] for m in args.models]
     reports: list[Report] = []
-    with tempfile.TemporaryDirectory(prefix="aimaas-infer-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="aimaas-infer-bench-") as tmp,
+        contextlib.ExitStack() as stack,  # stops every server, whatever happens
+    ):
         work = Path(tmp)
-        print("aimaas: training through the API, then serving", flush=True)
-        aimaas_reports, trained, meta["aimaas"] = bench_aimaas(cases, opts, work, logs)
+        print("aimaas: training through the API", flush=True)
+        aimaas, trained, meta["aimaas"] = start_aimaas(cases, work, logs, stack)
         meta["training_s"] = {t.case.name: round(t.job_seconds, 1) for t in trained}
-        if "aimaas" in args.servers:
-            reports += aimaas_reports
+        servers = [aimaas] if "aimaas" in args.servers else []
         for name in args.servers:
-            if name != "aimaas":
-                print(f"{name}:", flush=True)
-                reports += bench_peer(name, trained, opts, logs, serve_python)
+            if name == "aimaas":
+                continue
+            try:
+                servers.append(
+                    start_peer(name, trained, logs, serve_python, args.peer_threads, stack)
+                )
+            except Unavailable as exc:
+                for item in trained:
+                    reports.append(Report(name, item.case.name, "unavailable", str(exc)))
+        print("measuring: " + ", ".join(live.name for live in servers), flush=True)
+        bench_all(servers, trained, opts, reports)
     print_report(meta, reports, opts)
     if args.json_out:
         payload = {"meta": meta, "reports": [asdict(r) for r in reports]}
@@ -1276,11 +1310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def serve_peer_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="infer_serving.py serve-peer")
     parser.add_argument("kind", choices=sorted(PEER_SERVERS))
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--artifacts", type=Path, required=True)
+    parser.add_argument("--model", action="append", required=True, help="NAME=ARTIFACTS_DIR")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    PEER_SERVERS[args.kind](args.model, args.artifacts, args.port)
+    models = {name: Path(path) for name, _, path in (m.partition("=") for m in args.model)}
+    PEER_SERVERS[args.kind](models, args.port)
     return 0
 
 
