@@ -20,10 +20,12 @@ shape:
 
 Each server is started on 127.0.0.1 as a subprocess in its own process group, serving both
 models on one port, and stopped by its pid (SIGTERM, then SIGKILL, then anything it left
-behind) whatever happens. They are all up at once but measured one at a time, taking turns
-run by run in a rotating order: on a shared machine whatever else runs then falls on all of
-them alike. The client is raw HTTP/1.1 over asyncio streams (one keep-alive connection per
-worker, request bytes built beforehand); its CPU seconds per run are reported.
+behind) whatever happens; only one runs at a time (LitServe's idle worker alone polls away a
+third of a core). Each repeat is a round in which every server is started, measured at every
+level and stopped, in an order that rotates from round to round: on a shared machine
+whatever else runs then falls on all of them alike; the tables show the medians over rounds.
+The client is raw HTTP/1.1 over asyncio streams (one keep-alive connection per worker,
+request bytes built beforehand); its CPU seconds per run are reported.
 
 Peers live in a venv outside the repository (``~/.cache/aimaas-bench/serve-venv``) that sees
 the aimaas venv's packages (torch, numpy, aimaas) through a ``.pth`` file and adds only
@@ -939,24 +941,37 @@ class Live:
     key: str | None
 
 
-def start_aimaas(
-    cases: list[ModelCase], work: Path, logs: Path, stack: contextlib.ExitStack
-) -> tuple[Live, list[TrainedCase], dict[str, Any]]:
-    """``aimaas serve`` with a fresh data directory, the models trained through its API."""
-    data_dir = work / "aimaas-data"
+def aimaas_argv(port: int) -> list[str]:
+    return [str(MAIN_PYTHON), "-m", "aimaas", "serve", "--host", HOST, "--port", str(port)]
+
+
+def start_aimaas(data_dir: Path, logs: Path, stack: contextlib.ExitStack) -> Live:
     port = free_port()
-    argv = [str(MAIN_PYTHON), "-m", "aimaas", "serve", "--host", HOST, "--port", str(port)]
+    argv = aimaas_argv(port)
+    server = stack.enter_context(
+        running("aimaas", argv, env_for_aimaas(data_dir), logs / "aimaas.log")
+    )
+    wait_health(server, port)
+    return Live("aimaas", server, port, (data_dir / "admin.key").read_text().strip())
+
+
+def train_models(
+    cases: list[ModelCase], work: Path, logs: Path
+) -> tuple[list[TrainedCase], dict[str, Any]]:
+    """The models trained through a fresh aimaas's API (the server stops afterwards; its data
+    directory is served again for each round)."""
+    data_dir = work / "aimaas-data"
     env = env_for_aimaas(data_dir)
     info: dict[str, Any] = {
-        "argv": argv,
+        "argv": [*aimaas_argv(0)[:-1], "<free port>"],
         "env": {k: v for k, v in env.items() if k.startswith("AIMAAS_")},
     }
-    server = stack.enter_context(running("aimaas", argv, env, logs / "aimaas.log"))
-    wait_health(server, port)
-    key = (data_dir / "admin.key").read_text().strip()
-    url = f"http://{HOST}:{port}"
-    trained = [train_in_aimaas(url, key, case, data_dir, work / "artifacts") for case in cases]
-    return Live("aimaas", server, port, key), trained, info
+    with contextlib.ExitStack() as stack:
+        live = start_aimaas(data_dir, logs, stack)
+        url = f"http://{HOST}:{live.port}"
+        assert live.key is not None
+        trained = [train_in_aimaas(url, live.key, c, data_dir, work / "artifacts") for c in cases]
+    return trained, info
 
 
 def start_peer(
@@ -982,72 +997,57 @@ def start_peer(
     return Live(name, server, port, None)
 
 
-def print_level(report: Report, level: RunStats) -> None:
+def print_run(name: str, model: str, stats: RunStats, label: str) -> None:
     print(
-        f"    {report.server:14} {report.model:6} c={level.concurrency:<3} {level.rps:8.1f} "
-        f"req/s  p50 {level.p50_ms} ms  p99 {level.p99_ms} ms  ok {level.ok}/{level.sent}  "
-        f"srv CPU {level.server_cpu_pct}%  other {level.other_cpu_pct}%  "
-        f"client CPU {level.client_cpu_s}s" + (f"  errors: {level.errors}" if level.errors else ""),
+        f"    {label} {name:14} {model:6} c={stats.concurrency:<3} {stats.rps:8.1f} "
+        f"req/s  p50 {stats.p50_ms} ms  p99 {stats.p99_ms} ms  ok {stats.ok}/{stats.sent}  "
+        f"srv CPU {stats.server_cpu_pct}%  other {stats.other_cpu_pct}%  "
+        f"client CPU {stats.client_cpu_s}s" + (f"  errors: {stats.errors}" if stats.errors else ""),
         flush=True,
     )
 
 
-def bench_all(
-    servers: list[Live], trained: list[TrainedCase], opts: Options, reports: list[Report]
+def bench_round(
+    live: Live,
+    trained: list[TrainedCase],
+    opts: Options,
+    reports: dict[tuple[str, str], Report],
+    runs: dict[tuple[str, str, int], list[RunStats]],
+    label: str,
 ) -> None:
-    """Every model, level and repeat, the servers taking turns (in a rotating order), so
-    that whatever else the machine runs meanwhile falls on all of them alike."""
+    """One server, started for this round: each model, each level, a warm-up and one run."""
     for item in trained:
+        report = reports[(live.name, item.case.name)]
+        if report.status != "ok":
+            continue
         path = f"/v2/models/{item.case.name}/infer"
         bodies = request_bodies(item)
-        checks = bodies[:: max(1, len(bodies) // 25)]
-        ready: list[tuple[Live, Report, Target, list[bytes], set[int]]] = []
-        for live in servers:
-            report = Report(live.name, item.case.name)
-            reports.append(report)
-            try:
-                started = wait_first_answer(live.server, live.port, path, live.key, bodies[0])
-                report.startup_s = round(started, 2)
-                report.labels = answer_labels(live.port, path, live.key, checks)
-            except Unavailable as exc:
-                report.status, report.reason = "unavailable", str(exc)
-                print(f"    {live.name} {item.case.name}: UNAVAILABLE: {exc}", flush=True)
-                continue
+        try:
+            ready_s = wait_first_answer(live.server, live.port, path, live.key, bodies[0])
+            report.startup_s = max(report.startup_s, round(ready_s, 2))
+            labels = answer_labels(live.port, path, live.key, bodies[:: max(1, len(bodies) // 25)])
+            if report.labels and labels != report.labels:
+                raise Unavailable("its answers changed between rounds")
+            report.labels = labels
             target = Target(live.port, path, live.key, bodies)
-            ready.append((live, report, target, target.requests(), live.server.pids()))
-        for concurrency in opts.concurrency:
-            busy = wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct)
-            shown = f"{item.case.name} c={concurrency}"
-            print(f"  {shown}: machine {busy:.0f}% busy before the level", flush=True)
-            runs: dict[str, list[RunStats]] = {live.name: [] for live, *_ in ready}
-            for repeat in range(-1, opts.repeats):  # -1: the warm-up round
-                turn = repeat % len(ready) if ready else 0
-                for live, report, target, requests, pids in ready[turn:] + ready[:turn]:
-                    if report.status != "ok":
-                        continue
-                    count = max(opts.warmup, 4 * concurrency) if repeat < 0 else opts.requests
-                    try:
-                        stats = measure(
-                            target,
-                            requests,
-                            concurrency,
-                            count,
-                            pids,
-                            opts.level_timeout_s,
-                            opts.request_timeout_s,
-                        )
-                    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                        report.status, report.reason = "unavailable", f"failed mid-run: {exc}"
-                        print(f"    {live.name}: {report.reason}", flush=True)
-                        continue
-                    if repeat >= 0:
-                        runs[live.name].append(stats)
-            for live, report, *_ in ready:
-                if report.status == "ok" and runs[live.name]:
-                    level = median_stats(runs[live.name])
-                    report.runs.append(runs[live.name])
-                    report.levels.append(level)
-                    print_level(report, level)
+            requests = target.requests()
+            pids = live.server.pids()
+            for concurrency in opts.concurrency:
+                for count in (max(opts.warmup, 4 * concurrency), opts.requests):
+                    stats = measure(
+                        target,
+                        requests,
+                        concurrency,
+                        count,
+                        pids,
+                        opts.level_timeout_s,
+                        opts.request_timeout_s,
+                    )
+                runs.setdefault((live.name, item.case.name, concurrency), []).append(stats)
+                print_run(live.name, item.case.name, stats, label)
+        except (Unavailable, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            report.status, report.reason = "unavailable", f"{type(exc).__name__}: {exc}"
+            print(f"    {live.name} {item.case.name}: UNAVAILABLE: {report.reason}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1151,7 +1151,7 @@ def print_report(meta: dict[str, Any], reports: list[Report], opts: Options) -> 
         f"{opts.requests} requests per run (one row each), {opts.repeats} runs per level "
         "(medians), latency in ms; batching peers: max_batch_size "
         f"{MAX_BATCH}, timeout {BATCH_TIMEOUT_S * 1000:.0f} ms; peers' torch threads: "
-        f"{meta.get('peer_threads') or 'default'}; the servers took turns run by run"
+        f"{meta.get('peer_threads') or 'default'}; one round per repeat, servers in turn"
     )
     for model in meta["models"]:
         results, ratios = model_tables(model, reports, opts.concurrency)
@@ -1277,28 +1277,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.prepare_only:
         return 0 if serve_python else 1
     cases = [MODEL_CASES[m] for m in args.models]
-    reports: list[Report] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="aimaas-infer-bench-") as tmp,
-        contextlib.ExitStack() as stack,  # stops every server, whatever happens
-    ):
+    with tempfile.TemporaryDirectory(prefix="aimaas-infer-bench-") as tmp:
         work = Path(tmp)
         print("aimaas: training through the API", flush=True)
-        aimaas, trained, meta["aimaas"] = start_aimaas(cases, work, logs, stack)
+        trained, meta["aimaas"] = train_models(cases, work, logs)
         meta["training_s"] = {t.case.name: round(t.job_seconds, 1) for t in trained}
-        servers = [aimaas] if "aimaas" in args.servers else []
-        for name in args.servers:
-            if name == "aimaas":
-                continue
-            try:
-                servers.append(
-                    start_peer(name, trained, logs, serve_python, args.peer_threads, stack)
-                )
-            except Unavailable as exc:
-                for item in trained:
-                    reports.append(Report(name, item.case.name, "unavailable", str(exc)))
-        print("measuring: " + ", ".join(live.name for live in servers), flush=True)
-        bench_all(servers, trained, opts, reports)
+        by_key = {(n, t.case.name): Report(n, t.case.name) for n in args.servers for t in trained}
+        runs: dict[tuple[str, str, int], list[RunStats]] = {}
+        for round_ in range(opts.repeats):
+            turn = round_ % len(args.servers)
+            for name in args.servers[turn:] + args.servers[:turn]:
+                label = f"[{round_ + 1}/{opts.repeats}]"
+                if all(by_key[(name, t.case.name)].status != "ok" for t in trained):
+                    continue
+                busy = wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct)
+                print(f"  {label} {name}: machine {busy:.0f}% busy before it starts", flush=True)
+                with contextlib.ExitStack() as stack:  # stops the server, whatever happens
+                    try:
+                        if name == "aimaas":
+                            live = start_aimaas(work / "aimaas-data", logs, stack)
+                        else:
+                            live = start_peer(
+                                name, trained, logs, serve_python, args.peer_threads, stack
+                            )
+                    except Unavailable as exc:
+                        for t in trained:
+                            by_key[(name, t.case.name)].status = "unavailable"
+                            by_key[(name, t.case.name)].reason = str(exc)
+                        print(f"  {name}: UNAVAILABLE: {exc}", flush=True)
+                        continue
+                    bench_round(live, trained, opts, by_key, runs, label)
+        reports = list(by_key.values())
+        for report in reports:
+            for concurrency in opts.concurrency:
+                done = runs.get((report.server, report.model, concurrency))
+                if report.status == "ok" and done:
+                    report.runs.append(done)
+                    report.levels.append(median_stats(done))
     print_report(meta, reports, opts)
     if args.json_out:
         payload = {"meta": meta, "reports": [asdict(r) for r in reports]}

@@ -56,7 +56,7 @@ class DynamicBatcher(Generic[In, Out]):
         self._waiter: asyncio.Future[None] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._running = False
-        self._cost: float | None = None  # CPU seconds a batch takes (recent, pessimistic)
+        self._cost: float | None = None  # CPU seconds a batch takes (moving average)
         self.batches_run = 0
         self.items_run = 0
 
@@ -131,10 +131,7 @@ class DynamicBatcher(Generic[In, Out]):
                 continue
             finally:
                 self._running = False
-            # Quick to notice a dearer batch, slow to forget one.
-            self._cost = (
-                cost if self._cost is None or cost > self._cost else (0.9 * self._cost + 0.1 * cost)
-            )
+            self._cost = cost if self._cost is None else 0.75 * self._cost + 0.25 * cost
             self.batches_run += 1
             self.items_run += len(flat)
             start = 0
