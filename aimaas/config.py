@@ -167,6 +167,14 @@ class EngineSettings(BaseModel):
         le=100_000,
         description="Requests that may wait for a busy model; past that 429 with Retry-After.",
     )
+    prompt_cache_mb: int = Field(
+        256,
+        ge=0,
+        le=1_048_576,
+        description="Host memory per GGUF model for llama.cpp's prompt cache (the KV state "
+        "of recent prompts, reused when a request starts with the same tokens); counted in "
+        "the model memory budget. 0 turns it off.",
+    )
     keep_alive_seconds: float = Field(
         900, ge=0, description="Unload a model idle this long; 0 keeps models loaded."
     )

@@ -51,6 +51,8 @@ MAIN_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 DEFAULT_CACHE = Path.home() / ".cache" / "aimaas-bench"
 CACHE_ENV = "AIMAAS_BENCH_CACHE"
 AIMAAS_ARGS_ENV = "AIMAAS_BENCH_AIMAAS_ARGS"
+LLAMA_SERVER_ARGS_ENV = "AIMAAS_BENCH_LLAMA_SERVER_ARGS"
+LLAMA_SERVER_BINARY_ENV = "AIMAAS_BENCH_LLAMA_SERVER_BINARY"
 
 GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
 HF_MODEL_DIR = "hf-gemma-3-270m"
@@ -70,8 +72,8 @@ ALL_SERVERS = ("aimaas", "llama-server", "llama-cpp-python", "transformers")
 HOST = "127.0.0.1"
 MAX_TOKENS = 64
 CTX_PER_SLOT = 1024
-MIN_REQUESTS_PER_LEVEL = 8
-ROUNDS_PER_LEVEL = 2
+MIN_REQUESTS_PER_LEVEL = 16
+ROUNDS_PER_LEVEL = 4  # at 16 streams in lock-step, 2 rounds leave the TTFT median to chance
 SAME_ARRIVAL_S = 1e-4  # chunks read within 0.1 ms of each other reached the client together
 READY_POLL_S = 0.5
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -460,7 +462,8 @@ def aimaas_engine_info(env: dict[str, str]) -> str:
 
 
 def prepare_llama_server(ctx: BenchContext) -> ServerSpec:
-    binary = ensure_llama_server(ctx.cache)
+    override = os.environ.get(LLAMA_SERVER_BINARY_ENV)
+    binary = Path(override) if override else ensure_llama_server(ctx.cache)
     port, key, slots = free_port(), secrets.token_urlsafe(24), ctx.max_concurrency
     argv = [
         str(binary),
@@ -482,6 +485,7 @@ def prepare_llama_server(ctx: BenchContext) -> ServerSpec:
         key,
         "--no-webui",
     ]
+    argv += shlex.split(os.environ.get(LLAMA_SERVER_ARGS_ENV, ""))
     return ServerSpec(
         name="llama-server",
         argv=argv,

@@ -261,12 +261,22 @@ def models_add(
     keep_alive: Annotated[
         float | None, typer.Option(help="Seconds idle before unloading; 0 = never.")
     ] = None,
+    chat_template_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A Jinja chat template to use instead of the model's own (e.g. one that "
+            "renders tools: examples/chat_templates/chatml-tools.jinja).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     data_dir: DataDirOpt = None,
     url: UrlOpt = None,
     api_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a model file on this machine (a new version if the name exists)."""
+    template = chat_template_file.read_text(encoding="utf-8") if chat_template_file else None
     request = ModelRegister(
         name=name,
         gguf=str(gguf.resolve()) if gguf else None,
@@ -277,6 +287,7 @@ def models_add(
         threads=threads,
         max_queue=max_queue,
         keep_alive_seconds=keep_alive,
+        chat_template=template,
     )
     registered = _backend(data_dir, url, api_key).register_model(request)
     if as_json:

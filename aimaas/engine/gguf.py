@@ -17,6 +17,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from aimaas.engine.chat_templates import renders_tools
 from aimaas.errors import InvalidInput
 
 MAGIC = b"GGUF"
@@ -108,7 +109,7 @@ class GgufInfo:
     @property
     def supports_tools(self) -> bool:
         """Whether the chat template renders tool definitions (so tool calls can work)."""
-        return self.chat_template is not None and "tools" in self.chat_template
+        return renders_tools(self.chat_template)
 
     @property
     def context_length(self) -> int | None:

@@ -89,6 +89,13 @@ class ModelRegister(Strict):
     threads: int | None = Field(None, ge=1, le=1024)
     max_queue: int | None = Field(None, ge=0, le=100_000)
     keep_alive_seconds: float | None = Field(None, ge=0)
+    chat_template: str | None = Field(
+        None,
+        min_length=1,
+        max_length=65_536,
+        description="A Jinja chat template to use instead of the model's own (for a model "
+        "without one, or one that renders tools so the model can call them).",
+    )
 
 
 class ModelRegistered(BaseModel):

@@ -53,6 +53,17 @@ class Tool(Strict):
     function: FunctionDef
 
 
+class FunctionName(Strict):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class NamedToolChoice(Strict):
+    """``tool_choice`` naming the one function the answer must call."""
+
+    type: Literal["function"]
+    function: FunctionName
+
+
 class SamplingParams(Strict):
     """What chat completions and completions share."""
 
@@ -123,7 +134,7 @@ class ChatCompletionRequest(SamplingParams):
     top_logprobs: int | None = Field(None, ge=0, le=20)
     response_format: ResponseFormat | None = None
     tools: list[Tool] | None = Field(None, max_length=128)
-    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
 
     @model_validator(mode="after")
@@ -134,7 +145,18 @@ class ChatCompletionRequest(SamplingParams):
             raise ValueError("give 'max_tokens' or 'max_completion_tokens', not both")
         if self.tool_choice is not None and not self.tools:
             raise ValueError("'tool_choice' needs 'tools'")
+        if isinstance(self.tool_choice, NamedToolChoice):
+            name = self.tool_choice.function.name
+            if not any(tool.function.name == name for tool in self.tools or []):
+                raise ValueError(f"'tool_choice' names '{name}', which is not in 'tools'")
         return self
+
+    @property
+    def tool_choice_name(self) -> str | None:
+        """The function a named ``tool_choice`` requires, if it names one."""
+        if isinstance(self.tool_choice, NamedToolChoice):
+            return self.tool_choice.function.name
+        return None
 
     @property
     def token_limit(self) -> int | None:

@@ -21,3 +21,9 @@ class UploadedModelRegister(Strict):
         max_length=64,
         description="Id of the model.json that describes safetensors or ONNX weights.",
     )
+    chat_template: str | None = Field(
+        None,
+        min_length=1,
+        max_length=65_536,
+        description="GGUF only: a Jinja chat template to use instead of the model's own.",
+    )

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from aimaas.errors import Conflict, InvalidInput, NotFound
@@ -302,23 +302,17 @@ def resolve_version(session: Session, *, tenant_id: str, ref: str) -> tuple[Mode
     return model, version
 
 
-def record_usage(
-    session: Session,
-    *,
-    tenant_id: str,
-    key_id: str | None,
-    model: str,
-    endpoint: str,
-    prompt_tokens: int,
-    completion_tokens: int,
-) -> None:
-    session.add(
-        Usage(
-            tenant_id=tenant_id,
-            key_id=key_id,
-            model=model,
-            endpoint=endpoint,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-        )
-    )
+class UsageRow(TypedDict):
+    """The tokens one request used, and when."""
+
+    tenant_id: str
+    key_id: str | None
+    model: str
+    endpoint: str
+    prompt_tokens: int
+    completion_tokens: int
+    created_at: datetime
+
+
+def record_usage(session: Session, rows: Sequence[UsageRow]) -> None:
+    session.execute(insert(Usage), list(rows))

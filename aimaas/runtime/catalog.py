@@ -12,6 +12,7 @@ from aimaas.registry import repository
 from aimaas.registry.db import Database
 from aimaas.registry.tables import Model, ModelVersion
 from aimaas.runtime.specs import FORMAT_RUNTIMES, Capability, ModelSpec, ServingOptions
+from aimaas.single_flight import OneFlight
 
 SPEC_CACHE_SECONDS = 2.0
 
@@ -56,12 +57,26 @@ class SpecCache:
         self.db = db
         self.ttl = ttl_seconds
         self._specs: dict[tuple[str, str], tuple[ModelSpec, float]] = {}
+        self._reads = OneFlight()
 
-    async def get(self, tenant_id: str, ref: str) -> ModelSpec:
-        key = (tenant_id, ref)
+    def _cached(self, key: tuple[str, str]) -> ModelSpec | None:
         hit = self._specs.get(key)
         if hit is not None and time.monotonic() - hit[1] < self.ttl:
             return hit[0]
+        return None
+
+    async def get(self, tenant_id: str, ref: str) -> ModelSpec:
+        key = (tenant_id, ref)
+        spec = self._cached(key)
+        if spec is None:
+            spec = await self._reads.run(key, lambda: self._read(key))
+        return spec
+
+    async def _read(self, key: tuple[str, str]) -> ModelSpec:
+        cached = self._cached(key)  # filled by the read this one waited for
+        if cached is not None:
+            return cached
+        tenant_id, ref = key
         spec = await run_in_threadpool(find_spec, self.db, tenant_id=tenant_id, ref=ref)
         if len(self._specs) > 10_000:
             self._specs.clear()

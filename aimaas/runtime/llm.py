@@ -7,7 +7,6 @@ import base64
 import logging
 import time
 from collections.abc import AsyncGenerator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -24,8 +23,10 @@ from aimaas.protocol.openai import (
     EmbeddingResponse,
     Usage,
 )
-from aimaas.registry import repository
 from aimaas.registry.db import Database
+from aimaas.registry.repository import UsageRow
+from aimaas.registry.tables import utcnow
+from aimaas.registry.usage_writer import UsageWriter
 from aimaas.runtime.catalog import SpecCache
 from aimaas.runtime.embeddings import Embedder
 from aimaas.runtime.manager import ModelManager
@@ -48,6 +49,11 @@ def llama_body(request: GenerationRequest) -> dict[str, Any]:
         body["max_tokens"] = request.token_limit
     if request.seed is not None:
         body["seed"] = request.seed % (2**32)  # llama.cpp seeds are 32-bit
+    if isinstance(request, ChatCompletionRequest) and request.tool_choice_name is not None:
+        # llama.cpp takes no named choice: "required" over that one tool is the same thing.
+        name = request.tool_choice_name
+        body["tools"] = [tool for tool in body["tools"] if tool["function"]["name"] == name]
+        body["tool_choice"] = "required"
     return body
 
 
@@ -112,7 +118,7 @@ class LLMService:
         self.manager = manager
         self.metrics = metrics
         self.quotas = quotas
-        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
+        self._usage = UsageWriter(db)
 
     async def _spec(self, caller: Principal, ref: str) -> ModelSpec:
         return await self.specs.get(caller.tenant_id, ref)
@@ -180,7 +186,8 @@ class LLMService:
         include_usage = not request.stream or bool(
             request.stream_options and request.stream_options.include_usage
         )
-        model_label = spec.name
+        ttft = self.metrics.ttft.labels(spec.name)  # looked up once, not per token
+        itl = self.metrics.itl.labels(spec.name)
         try:
             async with self.manager.use(spec) as model:
                 assert isinstance(model, TextGenerator)
@@ -203,9 +210,9 @@ class LLMService:
                         token_chunks += 1
                         if first_token is None:
                             first_token = now
-                            self.metrics.ttft.labels(model_label).observe(now - started)
+                            ttft.observe(now - started)
                         else:
-                            self.metrics.itl.labels(model_label).observe(now - last_token)
+                            itl.observe(now - last_token)
                         last_token = now
                     for choice in raw.get("choices", []):
                         finish = choice.get("finish_reason") or finish
@@ -254,22 +261,17 @@ class LLMService:
     def _record_usage(
         self, caller: Principal, model: str, endpoint: str, prompt: int, completion: int
     ) -> None:
-        def write() -> None:
-            try:
-                with self.db.session() as session:
-                    repository.record_usage(
-                        session,
-                        tenant_id=caller.tenant_id,
-                        key_id=caller.key_id,
-                        model=model,
-                        endpoint=endpoint,
-                        prompt_tokens=prompt,
-                        completion_tokens=completion,
-                    )
-            except Exception:
-                log.exception("could not record usage for %s", model)
-
-        self._recorder.submit(write)  # close() waits for what is queued
+        self._usage.record(
+            UsageRow(
+                tenant_id=caller.tenant_id,
+                key_id=caller.key_id,
+                model=model,
+                endpoint=endpoint,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                created_at=utcnow(),  # when it happened, not when it is written
+            )
+        )
 
     async def embed(self, caller: Principal, request: EmbeddingRequest) -> EmbeddingResponse:
         spec = await self._spec(caller, request.model)
@@ -302,7 +304,7 @@ class LLMService:
         )
 
     def close(self) -> None:
-        self._recorder.shutdown(wait=True)
+        self._usage.close()  # writes what is still queued
 
 
 def _used(usage: dict[str, int] | None, token_chunks: int) -> int:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from aimaas.config import EngineSettings
 from aimaas.engine.backends import hf
 from aimaas.engine.backends.llama_server import LlamaServerModel
-from aimaas.engine.backends.llamacpp import LlamaCppConfig, LlamaCppModel, estimate_memory_bytes
+from aimaas.engine.backends.llamacpp import LlamaCppConfig, LlamaCppModel
 from aimaas.engine.gguf import read_gguf
 from aimaas.errors import Overloaded
 from aimaas.observability.metrics import PredictMetrics
@@ -138,12 +138,7 @@ class ModelManager:
             return 2 * self.store.size(weights, self._owner(spec)) + 16 * 1024 * 1024
         path = self._path(spec, local)
         if spec.runtime == "llama.cpp":
-            options = self._llama_config(spec, path, local)
-            return estimate_memory_bytes(
-                read_gguf(path),
-                path.stat().st_size,
-                options.context_length * options.parallel,
-            )
+            return self._llama_config(spec, path, local).memory_bytes(read_gguf(path))
         if spec.runtime == "transformers":
             config = self._transformers_config(spec, path)
             return hf.estimate_memory_bytes(path, config.context_length, config.parallel)
@@ -160,6 +155,8 @@ class ModelManager:
             parallel=options.parallel or engine.parallel,
             threads=options.threads or engine.threads,
             max_queue=engine.max_queue if options.max_queue is None else options.max_queue,
+            prompt_cache_mb=engine.prompt_cache_mb,
+            chat_template=options.chat_template,
         )
 
     def _transformers_config(self, spec: ModelSpec, path: Path) -> hf.TransformersConfig:
@@ -170,6 +167,7 @@ class ModelManager:
             parallel=llama.parallel,
             threads=llama.threads,
             max_queue=llama.max_queue,
+            chat_template=llama.chat_template,
         )
 
     async def _load(self, spec: ModelSpec, local: LocalFile | None = None) -> LoadedModel:

@@ -4,10 +4,9 @@ prepared per request, rows batched with other requests, outputs shaped for the p
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +22,6 @@ from aimaas.runtime.tensors import decode_inputs, encode_output
 from aimaas.security.principal import Principal
 from aimaas.security.quotas import Quotas
 
-T = TypeVar("T")
-
 
 def model_ref(name: str, version: str | None) -> str:
     """The registry reference for a v2 path: ``name`` or ``name:VERSION``."""
@@ -33,29 +30,6 @@ def model_ref(name: str, version: str | None) -> str:
     if not version.isdigit():
         raise InvalidInput(f"Version {version!r} is not a number.", param="version")
     return f"{name}:{int(version)}"
-
-
-class OneFlight:
-    """Concurrent calls of a step that reads through a cache (a key, a model spec, a tenant's
-    limits) go one at a time per key while one of them is waiting on I/O: the others wait for
-    it, then make their own call, which finds the cache warm. Without it every request that
-    arrives while an entry is being refreshed does the same database read on its own worker
-    thread, and under load the reads stall the event loop together (about 0.1 s for 32
-    requests in flight, every time the entry expires)."""
-
-    def __init__(self) -> None:
-        self._flights: dict[Hashable, asyncio.Future[None]] = {}
-
-    async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
-        while (flight := self._flights.get(key)) is not None:
-            await asyncio.shield(flight)
-        flight = asyncio.get_running_loop().create_future()
-        self._flights[key] = flight
-        try:
-            return await call()
-        finally:
-            del self._flights[key]
-            flight.set_result(None)
 
 
 class PredictionService:
@@ -71,12 +45,9 @@ class PredictionService:
         self.manager = manager
         self.metrics = metrics
         self.quotas = quotas
-        self._spec_reads = OneFlight()
-        self._limit_reads = OneFlight()
 
     async def _spec(self, caller: Principal, ref: str) -> ModelSpec:
-        tenant = caller.tenant_id
-        spec = await self._spec_reads.run((tenant, ref), lambda: self.specs.get(tenant, ref))
+        spec = await self.specs.get(caller.tenant_id, ref)
         if "predict" not in spec.capabilities:
             raise InvalidInput(
                 f"Model '{spec.name}' is a language or embedding model: use the OpenAI routes "
@@ -96,10 +67,8 @@ class PredictionService:
 
     async def _admit(self, caller: Principal) -> None:
         """One request under the caller's ``requests_per_minute`` (429 past it)."""
-        quotas = self.quotas
-        if quotas is not None:
-            key = (caller.key_id, caller.tenant_id)
-            await self._limit_reads.run(key, lambda: quotas.admit(caller, requests=1))
+        if self.quotas is not None:
+            await self.quotas.admit(caller, requests=1)
 
     async def predict(self, caller: Principal, ref: str, instances: list[Any]) -> PredictResponse:
         await self._admit(caller)

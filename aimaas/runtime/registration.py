@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aimaas.engine.chat_templates import check_chat_template
 from aimaas.engine.gguf import read_gguf
 from aimaas.errors import InvalidInput
 from aimaas.protocol.admin import ModelRegister, ModelRegistered
@@ -13,9 +14,9 @@ from aimaas.registry.db import Database
 from aimaas.runtime.specs import ServingOptions
 
 
-def _gguf_details(path: Path) -> tuple[str, list[str]]:
+def _gguf_details(path: Path, chat_template: str | None) -> tuple[str, list[str]]:
     info = read_gguf(path)
-    capabilities = ["completions"] + (["chat"] if info.chat_template else [])
+    capabilities = ["completions"] + (["chat"] if chat_template or info.chat_template else [])
     return "gguf", capabilities
 
 
@@ -34,7 +35,7 @@ def _has_chat_template(path: Path) -> bool:
     return bool(_read_json(path / "tokenizer_config.json").get("chat_template"))
 
 
-def _causal_lm_details(path: Path) -> tuple[str, list[str]]:
+def _causal_lm_details(path: Path, chat_template: str | None) -> tuple[str, list[str]]:
     if not any(path.glob("*.safetensors")):
         raise InvalidInput(
             "The folder has no *.safetensors weights, and only safetensors are loaded: convert "
@@ -44,7 +45,8 @@ def _causal_lm_details(path: Path) -> tuple[str, list[str]]:
     tokenizer_files = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
     if not any((path / name).is_file() for name in tokenizer_files):
         raise InvalidInput("The folder has no tokenizer files.", param="hf_dir")
-    return "transformers", ["completions"] + (["chat"] if _has_chat_template(path) else [])
+    chat = chat_template is not None or _has_chat_template(path)
+    return "transformers", ["completions"] + (["chat"] if chat else [])
 
 
 def _architectures(path: Path) -> list[str]:
@@ -52,11 +54,13 @@ def _architectures(path: Path) -> list[str]:
     return [str(a) for a in value] if isinstance(value, list) else []
 
 
-def _hf_details(path: Path) -> tuple[str, list[str]]:
+def _hf_details(path: Path, chat_template: str | None) -> tuple[str, list[str]]:
     if (path / "modules.json").is_file() or (path / "config_sentence_transformers.json").is_file():
+        if chat_template is not None:
+            raise InvalidInput("An embedding model takes no chat template.", param="chat_template")
         return "sentence-transformers", ["embeddings"]
     if any(a.endswith("ForCausalLM") for a in _architectures(path)):
-        return _causal_lm_details(path)
+        return _causal_lm_details(path, chat_template)
     raise InvalidInput(
         "--hf-dir takes a sentence-transformers folder (with modules.json) or a causal language "
         "model (config.json with a *ForCausalLM architecture, safetensors weights, tokenizer).",
@@ -73,13 +77,18 @@ def register_local_model(db: Database, request: ModelRegister) -> ModelRegistere
         raise InvalidInput(f"No file at {request.gguf!r} on the server.", param=param)
     if request.hf_dir and not path.is_dir():
         raise InvalidInput(f"No folder at {request.hf_dir!r} on the server.", param=param)
-    format_, capabilities = _gguf_details(path) if request.gguf else _hf_details(path)
+    check_chat_template(request.chat_template)
+    template = request.chat_template
+    format_, capabilities = (
+        _gguf_details(path, template) if request.gguf else _hf_details(path, template)
+    )
     options = ServingOptions(
         context_length=request.context_length,
         parallel=request.parallel,
         threads=request.threads,
         max_queue=request.max_queue,
         keep_alive_seconds=request.keep_alive_seconds,
+        chat_template=template,
     )
     details = {
         "capabilities": capabilities,

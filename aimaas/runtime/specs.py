@@ -26,6 +26,7 @@ class ServingOptions:
     threads: int | None = None
     max_queue: int | None = None
     keep_alive_seconds: float | None = None
+    chat_template: str | None = None  # replaces the model's own
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aimaas.engine.chat_templates import check_chat_template
 from aimaas.engine.gguf import read_gguf
 from aimaas.errors import Conflict, InvalidInput, NotFound
 from aimaas.protocol.admin import ModelRegistered
@@ -31,6 +32,7 @@ from aimaas.registry import files, repository
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import Model
+from aimaas.runtime.specs import ServingOptions
 
 TORCH_FORMAT = "aimaas-torch"
 ONNX_FORMAT = "aimaas-onnx"
@@ -161,6 +163,8 @@ def register_uploaded_model(
                 param="description_file",
             )
         return _register_gguf(db, store, request, tenant_id, tenant_name, weights)
+    if request.chat_template is not None:
+        raise InvalidInput("Only GGUF language models take a chat template.", param="chat_template")
     if weights.format not in WEIGHTS_NAMES:
         raise InvalidInput(
             f"File {weights.id!r} is not model weights; upload safetensors, GGUF or ONNX.",
@@ -197,11 +201,14 @@ def _register_gguf(
             info = read_gguf(local.path, tensors=True)
     except InvalidInput as exc:
         raise InvalidInput(exc.message, param="file") from None
-    capabilities = ["completions"] + (["chat"] if info.chat_template else [])
+    check_chat_template(request.chat_template)
+    chat = bool(request.chat_template or info.chat_template)
+    capabilities = ["completions"] + (["chat"] if chat else [])
+    options = ServingOptions(chat_template=request.chat_template)
     details = {
         "capabilities": capabilities,
         "source": {"artifact": weights.digest},  # served through the store
-        "options": {},
+        "options": options.as_dict(),
         "uploaded": {"file": weights.id},
     }
     return _stored_and_registered(
@@ -211,7 +218,7 @@ def _register_gguf(
         files={weights.digest: weights.owner},
         tenant_id=tenant_id,
         tenant_name=tenant_name,
-        task="chat" if info.chat_template else "completions",
+        task="chat" if chat else "completions",
         format_="gguf",
         digest=weights.digest,
         details=details,

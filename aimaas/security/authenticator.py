@@ -8,6 +8,7 @@ every hit.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from aimaas.registry.db import Database
 from aimaas.registry.tables import Tenant, utcnow
 from aimaas.security.keys import hash_key
 from aimaas.security.principal import Principal
+from aimaas.single_flight import OneFlight
 
 MAX_ENTRIES = 10_000
 
@@ -35,6 +37,15 @@ class Authenticator:
         self.db = db
         self.ttl_seconds = ttl_seconds
         self._cache: dict[str, _Entry] = {}
+        self._reads = OneFlight()
+
+    async def principal(self, key: str) -> Principal | None:
+        """The principal for ``key``: from the cache, else from the registry on a worker
+        thread, one read at a time per key."""
+        return self.cached(key) or await self._reads.run(key, lambda: self._read(key))
+
+    async def _read(self, key: str) -> Principal | None:
+        return self.cached(key) or await asyncio.to_thread(self.lookup, key)
 
     def cached(self, key: str) -> Principal | None:
         """The principal for ``key`` if a fresh, unexpired entry is cached; no I/O."""

@@ -36,6 +36,7 @@ from aimaas.security.limits import (
     period_start,
 )
 from aimaas.security.principal import Principal
+from aimaas.single_flight import OneFlight
 
 T = TypeVar("T")
 MAX_CACHED = 10_000
@@ -122,6 +123,7 @@ class Quotas:
         self.ttl_seconds = ttl_seconds
         self.limiter = limiter or Limiter()
         self._cache: dict[tuple[str, str], _Cached] = {}
+        self._reads = OneFlight()
 
     def forget(self) -> None:
         """Read every subject's limits again from the next request on."""
@@ -180,17 +182,30 @@ class Quotas:
     async def _checks(self, caller: Principal) -> list[tuple[Subject, Limits]]:
         key = Subject("key", caller.key_id)
         tenant = Subject("tenant", caller.tenant_id, caller.tenant_name)
-        cached = self._cache.get((caller.key_id, caller.tenant_id))
-        if cached is None or time.monotonic() - cached.at > self.ttl_seconds:
-            key_limits, tenant_limits = await asyncio.to_thread(
-                self._read_limits, caller.key_id, caller.tenant_id
-            )
-            cached = _Cached(key_limits, tenant_limits, time.monotonic())
-            if self.ttl_seconds > 0:
-                if len(self._cache) >= MAX_CACHED:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[(caller.key_id, caller.tenant_id)] = cached
+        ids = (caller.key_id, caller.tenant_id)
+        cached = self._fresh(ids)
+        if cached is None:
+            cached = await self._reads.run(ids, lambda: self._refresh(ids))
         return [(key, cached.key), (tenant, cached.tenant)]
+
+    def _fresh(self, ids: tuple[str, str]) -> _Cached | None:
+        cached = self._cache.get(ids)
+        if cached is None or time.monotonic() - cached.at > self.ttl_seconds:
+            return None
+        return cached
+
+    async def _refresh(self, ids: tuple[str, str]) -> _Cached:
+        """The limits of a key and its tenant, read once for the requests waiting on them."""
+        cached = self._fresh(ids)
+        if cached is not None:
+            return cached
+        key_limits, tenant_limits = await asyncio.to_thread(self._read_limits, *ids)
+        cached = _Cached(key_limits, tenant_limits, time.monotonic())
+        if self.ttl_seconds > 0:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[ids] = cached
+        return cached
 
     def _read_limits(self, key_id: str, tenant_id: str) -> tuple[Limits, Limits]:
         with self.db.session() as session:

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from aimaas.errors import Forbidden, InvalidInput, Unauthorized
 from aimaas.security.keys import Scope, looks_like_key
@@ -14,9 +13,14 @@ from aimaas.security.principal import Principal
 from aimaas.server.services import Services
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    """Async, so FastAPI calls it on the event loop instead of a worker thread."""
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -40,9 +44,7 @@ async def authenticate(request: Request, services: ServicesDep) -> Principal:
         raise Unauthorized(_MISSING_KEY)
     if not looks_like_key(token):
         raise Unauthorized(_BAD_KEY)
-    principal = services.authenticator.cached(token)
-    if principal is None:
-        principal = await run_in_threadpool(services.authenticator.lookup, token)
+    principal = await services.authenticator.principal(token)
     if principal is None:
         raise Unauthorized(_BAD_KEY)
     return principal

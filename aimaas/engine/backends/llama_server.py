@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aimaas.engine.admission import Admission
-from aimaas.engine.backends.llamacpp import LlamaCppConfig, estimate_memory_bytes, llama_features
+from aimaas.engine.backends.llamacpp import LlamaCppConfig, llama_features
 from aimaas.engine.backends.uds_http import UnixHTTPClient
 from aimaas.engine.gguf import GgufInfo, read_gguf
 from aimaas.engine.types import Chunk, Endpoint
@@ -45,9 +46,7 @@ class LlamaServerModel:
         self.config = config
         self.info = info
         self.admission = Admission(max_running=config.parallel, max_waiting=config.max_queue)
-        self.memory_bytes = estimate_memory_bytes(
-            self.info, config.path.stat().st_size, config.context_length * config.parallel
-        )
+        self.memory_bytes = config.memory_bytes(info)
         self._process = process
         self._socket = socket
         self._key = key
@@ -74,12 +73,21 @@ class LlamaServerModel:
             "--ctx-size", str(config.context_length * config.parallel),
             "--batch-size", str(max(512, config.context_length)),
             "--threads", str(threads), "--threads-batch", str(threads),
-            "--api-key-file", str(_write_key(folder, key)), "--jinja", "--no-webui",
-            # No host-memory prompt cache: by default it grows with every request up to
-            # 8 GiB, outside the model memory budget (the slots' own KV cache still reuses
-            # a shared prompt prefix).
-            "--cache-ram", "0",
+            "--api-key-file", str(_write_private(folder, "key", key + "\n")),
+            "--jinja", "--no-webui",
+            # The host-memory prompt cache, bounded (by default it grows to 8 GiB) and
+            # counted in the model's memory_bytes.
+            "--cache-ram", str(config.prompt_cache_mb),
+            # Sliding-window layers (Gemma 2/3, ...) keep every position, so a cached prompt
+            # is reused whole instead of recomputed from the window's start; that memory is
+            # already in memory_bytes, which counts every layer at the full context.
+            "--swa-full",
         ]  # fmt: skip
+        if config.chat_template:
+            argv += [
+                "--chat-template-file",
+                str(_write_private(folder, "template.jinja", config.chat_template)),
+            ]
         if not log:
             argv += ["--log-disable"]
         process = subprocess.Popen(
@@ -134,7 +142,7 @@ class LlamaServerModel:
 
     @property
     def features(self) -> frozenset[str]:
-        return llama_features(self.info)
+        return llama_features(self.info, self.config.chat_template)
 
     async def stream(self, endpoint: Endpoint, body: Chunk) -> AsyncIterator[Chunk]:
         """Same contract as LlamaCppModel.stream: llama.cpp's chunks; closing it early
@@ -170,16 +178,14 @@ class LlamaServerModel:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=10)
-        for path in (self._socket, self._socket.parent / "key"):
-            path.unlink(missing_ok=True)
-        self._socket.parent.rmdir()
+        shutil.rmtree(self._socket.parent, ignore_errors=True)  # socket, key, template
 
 
-def _write_key(folder: Path, key: str) -> Path:
-    path = folder / "key"
+def _write_private(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(key + "\n")
+        out.write(text)
     return path
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aimaas.engine.admission import Admission
+from aimaas.engine.chat_templates import renders_tools
 from aimaas.engine.gguf import GgufInfo, read_gguf
 from aimaas.engine.types import ALL_FEATURES, Chunk, Endpoint
 
@@ -35,9 +36,19 @@ class LlamaCppConfig:
     parallel: int
     threads: int
     max_queue: int
+    # Host memory for llama.cpp's prompt cache: the KV state of recent prompts, restored
+    # when a new request starts with the same tokens (0: off).
+    prompt_cache_mb: int = 0
+    chat_template: str | None = None  # replaces the one in the GGUF file
     # File descriptors the model's file needs (a memory-backed GGUF decrypted from the
     # store, ``path`` being /proc/self/fd/N): a child process inherits them.
     fds: tuple[int, ...] = ()
+
+    def memory_bytes(self, info: GgufInfo) -> int:
+        """What the model takes when loaded: weights, every slot's KV cache, prompt cache."""
+        total_context = self.context_length * self.parallel
+        kv = estimate_memory_bytes(info, self.path.stat().st_size, total_context)
+        return kv + self.prompt_cache_mb * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,9 +73,10 @@ def estimate_memory_bytes(info: GgufInfo, file_size: int, total_context: int) ->
     return file_size + kv_bytes
 
 
-def llama_features(info: GgufInfo) -> frozenset[str]:
+def llama_features(info: GgufInfo, chat_template: str | None) -> frozenset[str]:
     """llama.cpp honours every optional feature; tools need a template that renders them."""
-    return ALL_FEATURES if info.supports_tools else ALL_FEATURES - {"tools"}
+    tools = renders_tools(chat_template) if chat_template else info.supports_tools
+    return ALL_FEATURES if tools else ALL_FEATURES - {"tools"}
 
 
 class LlamaCppModel:
@@ -85,17 +97,18 @@ class LlamaCppModel:
         params.api_keys = [secrets.token_urlsafe(32)]
         params.hostnames = ["127.0.0.1"]
         params.ui = False
-        # No prompt cache in RAM: by default it grows with every request up to 8 GiB.
-        params.cache_ram_mib = 0
+        # Bounded (llama.cpp's default grows to 8 GiB) and counted in memory_bytes.
+        params.cache_ram_mib = config.prompt_cache_mb
+        params.swa_full = True  # as for llama-server: cached prompts reused whole
+        if config.chat_template:
+            params.chat_template = config.chat_template
         params.verbosity = 3 if log else 0
         self._server = xllamacpp.Server(params)
         self.admission = Admission(max_running=config.parallel, max_waiting=config.max_queue)
         self._executor = ThreadPoolExecutor(
             max_workers=self.admission.capacity, thread_name_prefix=f"llama-{name}"
         )
-        self.memory_bytes = estimate_memory_bytes(
-            self.info, config.path.stat().st_size, config.context_length * config.parallel
-        )
+        self.memory_bytes = config.memory_bytes(self.info)
 
     @property
     def context_length(self) -> int:
@@ -103,7 +116,7 @@ class LlamaCppModel:
 
     @property
     def features(self) -> frozenset[str]:
-        return llama_features(self.info)
+        return llama_features(self.info, self.config.chat_template)
 
     @property
     def busy(self) -> bool:

@@ -21,7 +21,7 @@ from aimaas.security.principal import Principal
 from aimaas.server.deps import Inference, ServicesDep
 from aimaas.server.routes import new_router
 from aimaas.server.services import Services
-from aimaas.server.streaming import sse_response, unless_disconnected
+from aimaas.server.streaming import EventStream, unless_disconnected
 
 router = new_router(prefix="/v1", tags=["openai"])
 
@@ -35,7 +35,7 @@ async def _generate(
 ) -> Response | dict[str, Any]:
     chunks = await unless_disconnected(request, services.llm.generate(caller, endpoint, body))
     if body.stream:
-        return sse_response(chunks, request.url.path)
+        return EventStream(chunks, request.url.path)
 
     async def collect() -> list[Chunk]:
         try:

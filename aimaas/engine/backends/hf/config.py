@@ -23,6 +23,7 @@ class TransformersConfig:
     parallel: int
     threads: int
     max_queue: int
+    chat_template: str | None = None  # replaces the tokenizer's own
 
 
 # --- Reading the folder, without loading the model --------------------------------------------

@@ -87,11 +87,14 @@ class TransformersModel:
             parallel=config.parallel,
             threads=config.threads,
             max_queue=config.max_queue,
+            chat_template=config.chat_template,
         )
         self.dtype = serving_dtype(model_config, bf16_cpu=cpu_has_bf16())
         if config.threads:
             torch.set_num_threads(config.threads)
         self.tokenizer, self.model = _load(config.path, getattr(torch, self.dtype))
+        if config.chat_template:
+            self.tokenizer.chat_template = config.chat_template
         self.vocab_size = int(self.model.config.get_text_config().vocab_size)
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         self.admission = Admission(max_running=config.parallel, max_waiting=config.max_queue)
