@@ -14,31 +14,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aimaas.cli.http import checked, server_client, unreachable
+from aimaas.cli.http import checked, file_id, server_client, unreachable
 from aimaas.config import load_settings
+from aimaas.protocol.jobs import TERMINAL
 
 out = Console()
 err = Console(stderr=True)
-TERMINAL = ("succeeded", "failed", "cancelled")
-
-
-def _file_id(client: httpx.Client, file: str) -> str:
-    path = Path(file)
-    if not path.is_file():
-        return file  # already an uploaded file's id
-    with path.open("rb") as handle:
-        uploaded = checked(
-            client.post(
-                "/v1/files", files={"file": (path.name, handle)}, data={"purpose": "evaluation"}
-            )
-        )
-    return str(uploaded["id"])
 
 
 def run_evaluation(
     client: httpx.Client, *, model: str, file: str, target: str | None, poll_seconds: float = 0.5
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": model, "file": _file_id(client, file)}
+    body: dict[str, Any] = {"model": model, "file": file_id(client, file, purpose="evaluation")}
     if target:
         body["target"] = target
     evaluation: dict[str, Any] = checked(client.post("/v1/evaluations", json=body))

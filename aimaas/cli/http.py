@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -56,3 +57,16 @@ def unreachable(url: object, exc: Exception) -> CliError:
         f"Cannot reach the server at {url} ({type(exc).__name__}); start it with "
         "`aimaas serve` or pass --url."
     )
+
+
+def file_id(client: httpx.Client, file: str, *, purpose: str) -> str:
+    """The id of ``file``: uploaded first if it is a path on this machine, else taken as the
+    id of a file uploaded before."""
+    path = Path(file)
+    if not path.is_file():
+        return file
+    with path.open("rb") as handle:
+        uploaded = checked(
+            client.post("/v1/files", files={"file": (path.name, handle)}, data={"purpose": purpose})
+        )
+    return str(uploaded["id"])

@@ -13,26 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aimaas.cli.http import checked, server_client, unreachable
+from aimaas.cli.http import checked, file_id, server_client, unreachable
 from aimaas.cli.train import parse_assignments
 from aimaas.config import load_settings
+from aimaas.protocol.jobs import TERMINAL
 
 out = Console()
 err = Console(stderr=True)
-TERMINAL = ("succeeded", "failed", "cancelled")
-
-
-def _file_id(client: httpx.Client, file: str) -> str:
-    path = Path(file)
-    if not path.is_file():
-        return file  # already an uploaded file's id
-    with path.open("rb") as handle:
-        uploaded = checked(
-            client.post(
-                "/v1/files", files={"file": (path.name, handle)}, data={"purpose": "evaluation"}
-            )
-        )
-    return str(uploaded["id"])
 
 
 def run_optimization(
@@ -113,7 +100,7 @@ def optimize_command(
                 "options": parse_assignments(option or []),
             }
             if evaluation_file:
-                body["evaluation_file"] = _file_id(client, evaluation_file)
+                body["evaluation_file"] = file_id(client, evaluation_file, purpose="evaluation")
             found = run_optimization(client, body, wait=wait, console=err)
         except httpx.HTTPError as exc:
             raise unreachable(client.base_url, exc) from exc

@@ -4,7 +4,6 @@ follow it with a live progress bar until it ends."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aimaas.cli.backend import CliError
-from aimaas.cli.http import checked, server_client, unreachable
+from aimaas.cli.http import checked, file_id, server_client, unreachable
 from aimaas.config import Settings
 
 _METRICS = ("loss", "val_loss", "val_accuracy", "val_r2")
@@ -30,19 +29,6 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
         except ValueError:
             parsed[key.strip()] = raw
     return parsed
-
-
-def _file_id(client: httpx.Client, file: str) -> str:
-    path = Path(file)
-    if not path.is_file():
-        return file  # already an uploaded file's id
-    with path.open("rb") as handle:
-        uploaded = checked(
-            client.post(
-                "/v1/files", files={"file": (path.name, handle)}, data={"purpose": "training"}
-            )
-        )
-    return str(uploaded["id"])
 
 
 def _describe(data: dict[str, Any]) -> str:
@@ -102,11 +88,11 @@ def run_training(
             body: dict[str, Any] = {
                 "model": model,
                 "algorithm": algorithm,
-                "training_file": _file_id(client, file),
+                "training_file": file_id(client, file, purpose="training"),
                 "hyperparameters": hyperparameters,
             }
             if validation_file:
-                body["validation_file"] = _file_id(client, validation_file)
+                body["validation_file"] = file_id(client, validation_file, purpose="training")
             if target:
                 body["target"] = target
             if seed is not None:

@@ -142,8 +142,12 @@ def resolve_task(algorithm: str, hyperparameters: BaseModel, targets: np.ndarray
     return "classification"
 
 
-def check_dataset(algorithm: str, dataset: Dataset, *, param: str = "training_file") -> None:
-    """Raise InvalidInput(param=param) unless ``algorithm`` can train on ``dataset``."""
+def check_dataset(
+    algorithm: str, dataset: Dataset, *, param: str = "training_file", validation: bool = False
+) -> None:
+    """Raise InvalidInput(param=param) unless ``algorithm`` can train on ``dataset`` (or,
+    with ``validation``, be validated on it: one row and one class are enough there, as a
+    small random hold-out often has)."""
     spec = get(algorithm)
     if dataset.kind not in spec.kinds:
         raise InvalidInput(
@@ -151,14 +155,17 @@ def check_dataset(algorithm: str, dataset: Dataset, *, param: str = "training_fi
             f"{dataset.kind} data. Pick an algorithm for {dataset.kind} data.",
             param=param,
         )
-    if len(dataset) < 2:
-        raise InvalidInput(f"{algorithm} needs at least 2 rows; found {len(dataset)}.", param=param)
+    least = 1 if validation else 2
+    if len(dataset) < least:
+        raise InvalidInput(
+            f"{algorithm} needs at least {least} rows; found {len(dataset)}.", param=param
+        )
     if dataset.kind == "text":
         _check_texts(algorithm, dataset, param)
     else:
         _check_features(algorithm, dataset, param)
     if spec.needs_targets:
-        _check_targets(algorithm, spec, dataset, param)
+        _check_targets(algorithm, spec, dataset, param, least_classes=1 if validation else 2)
 
 
 def _check_texts(algorithm: str, dataset: Dataset, param: str) -> None:
@@ -205,7 +212,9 @@ def _check_features(algorithm: str, dataset: Dataset, param: str) -> None:
         )
 
 
-def _check_targets(algorithm: str, spec: Algorithm, dataset: Dataset, param: str) -> None:
+def _check_targets(
+    algorithm: str, spec: Algorithm, dataset: Dataset, param: str, *, least_classes: int
+) -> None:
     targets = dataset.targets
     if targets is None:
         raise InvalidInput(
@@ -225,7 +234,7 @@ def _check_targets(algorithm: str, spec: Algorithm, dataset: Dataset, param: str
     if spec.tasks == ("regression",) and numeric_targets(targets) is None:
         raise InvalidInput(f"{algorithm} needs numeric targets.", param=param)
     distinct = len(set(normalize_labels(targets)))
-    if distinct < 2:
+    if distinct < least_classes:
         raise InvalidInput(
             f"{algorithm} needs at least 2 different target values; every row has the same one.",
             param=param,

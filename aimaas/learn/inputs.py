@@ -57,7 +57,7 @@ def load_training_data(
             db, store, tenant_id=tenant_id, file_id=spec["validation_file"], target=target,
             param="validation_file",
         )  # fmt: skip
-        algorithms.check_dataset(algorithm, validation, param="validation_file")
+        algorithms.check_dataset(algorithm, validation, param="validation_file", validation=True)
         files.append(spec["validation_file"])
     elif spec["validation_split"] > 0:
         train, validation = split(train, spec["validation_split"], spec["seed"])

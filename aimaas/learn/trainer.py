@@ -144,7 +144,7 @@ def _prepare(
     """Check the data, fit the preprocessing on ``train`` and encode both sets."""
     algorithms.check_dataset(algorithm, train)
     if validation is not None:
-        algorithms.check_dataset(algorithm, validation, param="validation_file")
+        algorithms.check_dataset(algorithm, validation, param="validation_file", validation=True)
     task = algorithms.resolve_task(algorithm, params, train.targets)
     coding = encoding.fit(
         train,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from aimaas.protocol.common import Strict
-from aimaas.protocol.jobs import JobStatus
+from aimaas.protocol.jobs import JobState
 from aimaas.registry.tables import Job, ModelAlias, ModelVersion
 
 
@@ -25,18 +25,13 @@ class EvaluationCreate(Strict):
     )
 
 
-class EvaluationObject(BaseModel):
-    id: str
+class EvaluationObject(JobState):
     object: Literal["evaluation"] = "evaluation"
-    status: JobStatus
     model: str
     version: int
     method: Literal["metrics", "perplexity"]
     file: str
     target: str | None
-    created_at: int
-    started_at: int | None
-    finished_at: int | None
     task: str | None = None
     rows: int | None = None
     metrics: dict[str, float] | None = None
@@ -46,23 +41,18 @@ class EvaluationObject(BaseModel):
     unseen_labels: dict[str, int] | None = None
     notes: list[str] | None = None
     report_url: str | None = None
-    error: str | None = None
 
     @classmethod
     def from_row(cls, job: Job) -> EvaluationObject:
         spec, result = job.spec, job.result or {}
         done = job.status == "succeeded"
         return cls(
-            id=job.id,
-            status=job.status,
+            **cls.state_of(job),
             model=spec["model"],
             version=spec["version"],
             method=spec["method"],
             file=spec["file"],
             target=spec.get("target"),
-            created_at=int(job.created_at.timestamp()),
-            started_at=int(job.started_at.timestamp()) if job.started_at else None,
-            finished_at=int(job.finished_at.timestamp()) if job.finished_at else None,
             task=result.get("task"),
             rows=result.get("rows"),
             metrics=result.get("metrics"),
@@ -72,7 +62,6 @@ class EvaluationObject(BaseModel):
             unseen_labels=result.get("unseen_labels"),
             notes=result.get("notes"),
             report_url=f"/v1/evaluations/{job.id}/report" if done else None,
-            error=job.error,
         )
 
 

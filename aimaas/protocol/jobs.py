@@ -33,49 +33,72 @@ class TrainingJobCreate(Strict):
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
-class TrainingJob(BaseModel):
+class JobState(BaseModel):
+    """What every job object (training, evaluation, optimization) shows of its job row."""
+
     id: str
+    object: str
+    status: JobStatus
+    created_at: int
+    started_at: int | None
+    finished_at: int | None
+    error: str | None = None
+
+    @staticmethod
+    def state_of(job: Job) -> dict[str, Any]:
+        return {
+            "id": job.id,
+            "status": job.status,
+            "created_at": int(job.created_at.timestamp()),
+            "started_at": int(job.started_at.timestamp()) if job.started_at else None,
+            "finished_at": int(job.finished_at.timestamp()) if job.finished_at else None,
+            "error": job.error,
+        }
+
+
+class ProducingJobState(JobState):
+    """A job that registers a model version: its attempts and what it registered."""
+
+    attempts: int
+    result_model: str | None = None
+    result_version: int | None = None
+
+    @staticmethod
+    def state_of(job: Job) -> dict[str, Any]:
+        result = job.result or {}
+        return JobState.state_of(job) | {
+            "attempts": job.attempts,
+            "result_model": result.get("model"),
+            "result_version": result.get("version"),
+        }
+
+
+class TrainingJob(ProducingJobState):
     object: Literal["training.job"] = "training.job"
     model: str
     algorithm: str
-    status: JobStatus
     training_file: str
     validation_file: str | None
     validation_split: float
     target: str | None
     hyperparameters: dict[str, Any]
     seed: int
-    created_at: int
-    started_at: int | None
-    finished_at: int | None
-    attempts: int
-    result_model: str | None = None
-    result_version: int | None = None
     metrics: dict[str, float] | None = None
-    error: str | None = None
 
     @classmethod
     def from_row(cls, job: Job) -> TrainingJob:
         spec, result = job.spec, job.result or {}
         return cls(
-            id=job.id,
+            **cls.state_of(job),
             model=spec["model"],
             algorithm=spec["algorithm"],
-            status=job.status,
             training_file=spec["training_file"],
             validation_file=spec.get("validation_file"),
             validation_split=spec["validation_split"],
             target=spec.get("target"),
             hyperparameters=spec["hyperparameters"],
             seed=spec["seed"],
-            created_at=int(job.created_at.timestamp()),
-            started_at=int(job.started_at.timestamp()) if job.started_at else None,
-            finished_at=int(job.finished_at.timestamp()) if job.finished_at else None,
-            attempts=job.attempts,
-            result_model=result.get("model"),
-            result_version=result.get("version"),
             metrics=result.get("metrics"),
-            error=job.error,
         )
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from aimaas.protocol.common import Strict
-from aimaas.protocol.jobs import JobStatus
+from aimaas.protocol.jobs import ProducingJobState
 from aimaas.registry.tables import Job
 
 
@@ -30,45 +30,28 @@ class OptimizationCreate(Strict):
     )
 
 
-class OptimizationObject(BaseModel):
-    id: str
+class OptimizationObject(ProducingJobState):
     object: Literal["optimization"] = "optimization"
-    status: JobStatus
     model: str  # the reference as requested
     source_model: str
     source_version: int
     method: str
     options: dict[str, Any]
     evaluation_file: str | None
-    created_at: int
-    started_at: int | None
-    finished_at: int | None
-    attempts: int
-    result_model: str | None = None
-    result_version: int | None = None
     comparison: dict[str, Any] | None = None
-    error: str | None = None
 
     @classmethod
     def from_row(cls, job: Job) -> OptimizationObject:
         spec, result = job.spec, job.result or {}
         return cls(
-            id=job.id,
-            status=job.status,
+            **cls.state_of(job),
             model=spec["model"],
             source_model=spec["source_model"],
             source_version=spec["source_version"],
             method=spec["method"],
             options=spec["options"],
             evaluation_file=spec.get("evaluation_file"),
-            created_at=int(job.created_at.timestamp()),
-            started_at=int(job.started_at.timestamp()) if job.started_at else None,
-            finished_at=int(job.finished_at.timestamp()) if job.finished_at else None,
-            attempts=job.attempts,
-            result_model=result.get("model"),
-            result_version=result.get("version"),
             comparison=result.get("comparison"),
-            error=job.error,
         )
 
 

@@ -177,3 +177,39 @@ def test_validation_columns_are_matched_by_name() -> None:
         caught.value.param == "validation_file"
         and "missing ['mean radius']" in caught.value.message
     )
+
+
+def test_a_small_hold_out_with_one_class_or_one_row_still_validates() -> None:
+    """A random 10 % hold-out of a small file can be one row, or rows of one class: the job
+    trains and reports validation metrics instead of failing (it did, one run in seven, for
+    a 60-row CSV). The training part still needs two classes."""
+    features = np.arange(40, dtype=np.float64).reshape(20, 2)
+    labels = np.array(["no"] * 14 + ["yes"] * 6, dtype=object)
+    train = Dataset(kind="table", features=features, targets=labels, feature_names=["a", "b"])
+    for rows in ([0, 1, 2], [5]):  # three "no" rows; a single row
+        held_out = train.subset(np.array(rows))
+        trained = trainer.train(
+            "logistic_regression",
+            train,
+            held_out,
+            {},
+            seed=0,
+            checkpoint_dir=None,
+            on_event=no_events,
+            should_stop=never,
+        )
+        assert 0.0 <= trained.metrics["val_accuracy"] <= 1.0
+    one_class = Dataset(
+        kind="table", features=features, targets=np.array(["no"] * 20, dtype=object)
+    )
+    with pytest.raises(InvalidInput, match="at least 2 different target values"):
+        trainer.train(
+            "logistic_regression",
+            one_class,
+            None,
+            {},
+            seed=0,
+            checkpoint_dir=None,
+            on_event=no_events,
+            should_stop=never,
+        )
