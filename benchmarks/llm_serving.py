@@ -936,6 +936,7 @@ class LevelStats:
     client_cpu_s: float
     server_cpu_pct: float  # of all cores, over the level
     other_cpu_pct: float  # of all cores: everything else on the machine (noise)
+    front_cpu_ms_per_request: float  # the started process alone (aimaas: its gateway)
     capped: bool
     errors: list[str]
     repeats: int = 1
@@ -969,27 +970,33 @@ def machine_busy_seconds() -> float:
     return 0.0
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User+system CPU seconds of the live processes in a process group (Linux /proc)."""
-    total = 0
+def group_cpu_seconds(pgid: int) -> tuple[float, float]:
+    """User+system CPU seconds of the live processes in a process group, and of its leader
+    alone (Linux /proc)."""
+    total = leader = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
             text = stat.read_text()
             fields = text[text.rfind(")") + 2 :].split()  # fields[0] is field 3, "state"
             if int(fields[2]) == pgid:
-                total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
+                ticks = int(fields[11]) + int(fields[12])
+                total += ticks
+                if stat.parent.name == str(pgid):
+                    leader = ticks
+    return total / CLK_TCK, leader / CLK_TCK
 
 
 @dataclass
 class CpuSample:
     machine_s: float
     server_s: float
+    front_s: float  # the process the benchmark started (aimaas: the gateway, not its engine)
     client_s: float
 
     @classmethod
     def take(cls, server_pgid: int) -> CpuSample:
-        return cls(machine_busy_seconds(), group_cpu_seconds(server_pgid), client_cpu_seconds())
+        server, front = group_cpu_seconds(server_pgid)
+        return cls(machine_busy_seconds(), server, front, client_cpu_seconds())
 
 
 @dataclass
@@ -997,6 +1004,7 @@ class CpuUse:
     client_s: float
     server_pct: float
     other_pct: float
+    front_s: float
 
     @classmethod
     def between(cls, before: CpuSample, after: CpuSample, wall_s: float) -> CpuUse:
@@ -1004,7 +1012,12 @@ class CpuUse:
         client = after.client_s - before.client_s
         server = after.server_s - before.server_s
         other = max(after.machine_s - before.machine_s - server - client, 0.0)
-        return cls(client, round(100 * server / capacity, 1), round(100 * other / capacity, 1))
+        return cls(
+            client,
+            round(100 * server / capacity, 1),
+            round(100 * other / capacity, 1),
+            after.front_s - before.front_s,
+        )
 
 
 def wait_for_quiet(max_wait_s: float, threshold_pct: float) -> None:
@@ -1046,6 +1059,7 @@ def summarize(
         client_cpu_s=round(cpu.client_s, 3),
         server_cpu_pct=cpu.server_pct,
         other_cpu_pct=cpu.other_pct,
+        front_cpu_ms_per_request=round(1000 * cpu.front_s / len(results), 2) if results else 0.0,
         capped=capped,
         errors=errors[:5],
     )
@@ -1161,6 +1175,7 @@ def print_level(stats: LevelStats) -> None:
         f"  c={stats.concurrency}: {stats.ok}/{stats.sent} ok, {stats.tok_per_s} tok/s, "
         f"TTFT p50 {stats.ttft_p50_ms} ms, ITL p50 {stats.itl_p50_ms} ms, "
         f"server CPU {stats.server_cpu_pct}%, other CPU {stats.other_cpu_pct}%, "
+        f"front CPU {stats.front_cpu_ms_per_request} ms/request, "
         f"client CPU {stats.client_cpu_s}s" + (" (time cap hit)" if stats.capped else ""),
         flush=True,
     )
@@ -1206,6 +1221,7 @@ def combine_runs(runs: list[LevelStats]) -> LevelStats:
         client_cpu_s=round(sum(r.client_cpu_s for r in runs), 3),
         server_cpu_pct=median_of([r.server_cpu_pct for r in runs]) or 0.0,
         other_cpu_pct=max(r.other_cpu_pct for r in runs),
+        front_cpu_ms_per_request=median_of([r.front_cpu_ms_per_request for r in runs]) or 0.0,
         capped=any(r.capped for r in runs),
         errors=sorted({e for r in runs for e in r.errors})[:5],
         repeats=len(runs),
@@ -1277,6 +1293,7 @@ def results_table(reports: list[ServerReport]) -> str:
         "ITL p50 ms",
         "srv CPU %",
         "other CPU %",
+        "front CPU ms/req",
         "client CPU s",
     ]
     rows = [
@@ -1291,6 +1308,7 @@ def results_table(reports: list[ServerReport]) -> str:
             fmt(s.itl_p50_ms, 2),
             fmt(s.server_cpu_pct),
             fmt(s.other_cpu_pct),
+            fmt(s.front_cpu_ms_per_request, 2),
             fmt(s.client_cpu_s, 2),
         ]
         for r in reports
