@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from aimaas.errors import InvalidInput
 from aimaas.learn import artifacts, trainer
 from aimaas.learn.dataset import Dataset
-from aimaas.learn.servable import Predictor
+from aimaas.learn.servable import Predictor, TrainedModel
 from tests.learn import never, no_events, one_thread
 
 
@@ -62,6 +62,19 @@ def served(dataset: Dataset, hyperparameters: dict[str, Any], algorithm: str) ->
 def predict(predictor: Predictor, features: np.ndarray, key: str) -> np.ndarray:
     outputs = predictor.run(predictor.prepare_v2({"input": features.astype(np.float32)}))
     return np.asarray([output[key] for output in outputs])
+
+
+def logistic(train: Dataset, validation: Dataset | None) -> TrainedModel:
+    return trainer.train(
+        "logistic_regression",
+        train,
+        validation,
+        {},
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
 
 
 @pytest.mark.parametrize("loader", [load_breast_cancer, load_iris])
@@ -143,17 +156,7 @@ def test_validation_columns_are_matched_by_name() -> None:
         feature_names=test.feature_names[::-1],
     )
     metrics = [
-        trainer.train(
-            "logistic_regression",
-            train,
-            held_out,
-            {},
-            seed=0,
-            checkpoint_dir=None,
-            on_event=no_events,
-            should_stop=never,
-        ).metrics["val_accuracy"]
-        for held_out in (test, reversed_test)
+        logistic(train, held_out).metrics["val_accuracy"] for held_out in (test, reversed_test)
     ]
     assert metrics[0] == metrics[1] >= 0.95
     renamed = Dataset(
@@ -187,29 +190,10 @@ def test_a_small_hold_out_with_one_class_or_one_row_still_validates() -> None:
     labels = np.array(["no"] * 14 + ["yes"] * 6, dtype=object)
     train = Dataset(kind="table", features=features, targets=labels, feature_names=["a", "b"])
     for rows in ([0, 1, 2], [5]):  # three "no" rows; a single row
-        held_out = train.subset(np.array(rows))
-        trained = trainer.train(
-            "logistic_regression",
-            train,
-            held_out,
-            {},
-            seed=0,
-            checkpoint_dir=None,
-            on_event=no_events,
-            should_stop=never,
-        )
+        trained = logistic(train, train.subset(np.array(rows)))
         assert 0.0 <= trained.metrics["val_accuracy"] <= 1.0
     one_class = Dataset(
         kind="table", features=features, targets=np.array(["no"] * 20, dtype=object)
     )
     with pytest.raises(InvalidInput, match="at least 2 different target values"):
-        trainer.train(
-            "logistic_regression",
-            one_class,
-            None,
-            {},
-            seed=0,
-            checkpoint_dir=None,
-            on_event=no_events,
-            should_stop=never,
-        )
+        logistic(one_class, None)
