@@ -30,3 +30,18 @@ class OneFlight:
         finally:
             del self._flights[key]
             flight.set_result(None)
+
+    async def through(
+        self, key: Hashable, cached: Callable[[], T | None], read: Callable[[], Awaitable[T]]
+    ) -> T:
+        """``cached()`` if it has the value; else ``read()`` (which fills the cache), one
+        at a time per key, each waiter looking in the cache again before reading."""
+        hit = cached()
+        if hit is not None:
+            return hit
+
+        async def refresh() -> T:
+            again = cached()
+            return again if again is not None else await read()
+
+        return await self.run(key, refresh)

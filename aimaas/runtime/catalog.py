@@ -67,15 +67,9 @@ class SpecCache:
 
     async def get(self, tenant_id: str, ref: str) -> ModelSpec:
         key = (tenant_id, ref)
-        spec = self._cached(key)
-        if spec is None:
-            spec = await self._reads.run(key, lambda: self._read(key))
-        return spec
+        return await self._reads.through(key, lambda: self._cached(key), lambda: self._read(key))
 
     async def _read(self, key: tuple[str, str]) -> ModelSpec:
-        cached = self._cached(key)  # filled by the read this one waited for
-        if cached is not None:
-            return cached
         tenant_id, ref = key
         spec = await run_in_threadpool(find_spec, self.db, tenant_id=tenant_id, ref=ref)
         if len(self._specs) > 10_000:

@@ -42,10 +42,9 @@ class Authenticator:
     async def principal(self, key: str) -> Principal | None:
         """The principal for ``key``: from the cache, else from the registry on a worker
         thread, one read at a time per key."""
-        return self.cached(key) or await self._reads.run(key, lambda: self._read(key))
-
-    async def _read(self, key: str) -> Principal | None:
-        return self.cached(key) or await asyncio.to_thread(self.lookup, key)
+        return await self._reads.through(
+            key, lambda: self.cached(key), lambda: asyncio.to_thread(self.lookup, key)
+        )
 
     def cached(self, key: str) -> Principal | None:
         """The principal for ``key`` if a fresh, unexpired entry is cached; no I/O."""

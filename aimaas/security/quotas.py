@@ -183,9 +183,7 @@ class Quotas:
         key = Subject("key", caller.key_id)
         tenant = Subject("tenant", caller.tenant_id, caller.tenant_name)
         ids = (caller.key_id, caller.tenant_id)
-        cached = self._fresh(ids)
-        if cached is None:
-            cached = await self._reads.run(ids, lambda: self._refresh(ids))
+        cached = await self._reads.through(ids, lambda: self._fresh(ids), lambda: self._read(ids))
         return [(key, cached.key), (tenant, cached.tenant)]
 
     def _fresh(self, ids: tuple[str, str]) -> _Cached | None:
@@ -194,11 +192,8 @@ class Quotas:
             return None
         return cached
 
-    async def _refresh(self, ids: tuple[str, str]) -> _Cached:
-        """The limits of a key and its tenant, read once for the requests waiting on them."""
-        cached = self._fresh(ids)
-        if cached is not None:
-            return cached
+    async def _read(self, ids: tuple[str, str]) -> _Cached:
+        """The limits of a key and its tenant, from the registry, cached."""
         key_limits, tenant_limits = await asyncio.to_thread(self._read_limits, *ids)
         cached = _Cached(key_limits, tenant_limits, time.monotonic())
         if self.ttl_seconds > 0:

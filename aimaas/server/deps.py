@@ -13,14 +13,10 @@ from aimaas.security.principal import Principal
 from aimaas.server.services import Services
 
 
-def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 async def get_services(request: Request) -> Services:
     """Async, so FastAPI calls it on the event loop instead of a worker thread."""
-    return services_of(request)
+    services: Services = request.app.state.services
+    return services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
