@@ -1181,18 +1181,20 @@ def print_level(stats: LevelStats) -> None:
     )
 
 
-def measure_level(target: Target, concurrency: int, opts: RunOptions) -> list[LevelStats]:
-    """The level, ``opts.repeats`` times, each after waiting for a quiet machine."""
-    runs: list[LevelStats] = []
-    for _ in range(opts.repeats):
-        wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct)
-        n_requests = opts.n_requests(concurrency)
-        stats = asyncio.run(
-            run_level(target, concurrency, n_requests, opts.level_cap_s, opts.request_timeout_s)
+def measure_level(target: Target, concurrency: int, opts: RunOptions) -> LevelStats:
+    """The level once, after waiting for a quiet machine."""
+    wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct)
+    stats = asyncio.run(
+        run_level(
+            target,
+            concurrency,
+            opts.n_requests(concurrency),
+            opts.level_cap_s,
+            opts.request_timeout_s,
         )
-        print_level(stats)
-        runs.append(stats)
-    return runs
+    )
+    print_level(stats)
+    return stats
 
 
 def median_of(values: Sequence[float | None]) -> float | None:
@@ -1228,10 +1230,10 @@ def combine_runs(runs: list[LevelStats]) -> LevelStats:
     )
 
 
-def benchmark_server(spec: ServerSpec, ctx: BenchContext, opts: RunOptions) -> ServerReport:
-    report = ServerReport(
-        name=spec.name, status="ok", command=spec.shown_argv, env_overrides=spec.env_overrides
-    )
+def benchmark_round(
+    spec: ServerSpec, ctx: BenchContext, opts: RunOptions, report: ServerReport
+) -> None:
+    """Start the server, warm it up, run every level once into ``report``, stop it."""
     log_path = ctx.log_dir / f"{spec.name}.log"
     with running_server(spec, log_path) as (startup_s, pid):
         report.startup_s = round(startup_s, 2)
@@ -1249,12 +1251,11 @@ def benchmark_server(spec: ServerSpec, ctx: BenchContext, opts: RunOptions) -> S
         )
         for note in report.refused_extras:
             print(f"  refused at warm-up: {note}", flush=True)
-        for concurrency in opts.concurrency:
-            runs = measure_level(target, concurrency, opts)
-            report.level_runs.append(runs)
-            report.levels.append(combine_runs(runs))
+        if not report.level_runs:
+            report.level_runs = [[] for _ in opts.concurrency]
+        for runs, concurrency in zip(report.level_runs, opts.concurrency, strict=True):
+            runs.append(measure_level(target, concurrency, opts))
         report.system_info = spec.system_info(log_path)
-    return report
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1324,27 +1325,33 @@ def ratio(num: float | None, den: float | None) -> float | None:
     return round(num / den, 3)
 
 
+def paired_ratio(mine: list[LevelStats], theirs: list[LevelStats], key: str) -> float | None:
+    """The median over rounds of aimaas / peer, each round's two runs minutes apart."""
+    values = [ratio(getattr(a, key), getattr(b, key)) for a, b in zip(mine, theirs, strict=False)]
+    return median_of(values)
+
+
 def compute_ratios(reports: list[ServerReport]) -> list[dict[str, Any]]:
     """aimaas / peer per concurrency: throughput (>1: aimaas faster) and TTFT p50 (<1: aimaas
-    answers sooner)."""
+    answers sooner); with several rounds, the median of each round's ratio."""
     by_name = {r.name: r for r in reports if r.status == "ok"}
     base = by_name.get("aimaas")
     if base is None:
         return []
-    own = {s.concurrency: s for s in base.levels}
+    own = {runs[0].concurrency: runs for runs in base.level_runs if runs}
     out: list[dict[str, Any]] = []
     for peer in (r for r in by_name.values() if r.name != "aimaas"):
-        for stats in peer.levels:
-            mine = own.get(stats.concurrency)
+        for theirs in peer.level_runs:
+            mine = own.get(theirs[0].concurrency) if theirs else None
             if mine is None:
                 continue
             out.append(
                 {
                     "peer": peer.name,
-                    "concurrency": stats.concurrency,
-                    "throughput_ratio": ratio(mine.tok_per_s, stats.tok_per_s),
-                    "ttft_p50_ratio": ratio(mine.ttft_p50_ms, stats.ttft_p50_ms),
-                    "itl_p50_ratio": ratio(mine.itl_p50_ms, stats.itl_p50_ms),
+                    "concurrency": theirs[0].concurrency,
+                    "throughput_ratio": paired_ratio(mine, theirs, "tok_per_s"),
+                    "ttft_p50_ratio": paired_ratio(mine, theirs, "ttft_p50_ms"),
+                    "itl_p50_ratio": paired_ratio(mine, theirs, "itl_p50_ms"),
                 }
             )
     return out
@@ -1413,7 +1420,10 @@ def print_report(
         f"/v1/completions; threads per server: {meta['threads']}"
     )
     if meta["repeats"] > 1:
-        print(f"each level ran {meta['repeats']} times: medians shown, other CPU % is the worst")
+        print(
+            f"{meta['repeats']} rounds, each running every server in turn: medians shown, "
+            "other CPU % is the worst, ratios are the median of each round's ratio"
+        )
     print()
     print(results_table(reports))
     if ratios:
@@ -1506,7 +1516,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--repeats",
         type=positive_int,
         default=1,
-        help="run each level this many times and report the medians (default: 1)",
+        help="rounds: each runs every server once, in turn; medians are reported (default: 1)",
     )
     parser.add_argument(
         "--quiet-wait",
@@ -1562,22 +1572,33 @@ def prepare_all(names: list[str], ctx: BenchContext) -> dict[str, ServerSpec | s
 def run_all(
     prepared: dict[str, ServerSpec | str], ctx: BenchContext, opts: RunOptions
 ) -> list[ServerReport]:
-    reports: list[ServerReport] = []
-    for name, spec in prepared.items():
-        if isinstance(spec, str):
-            reports.append(ServerReport(name=name, status="unavailable", reason=spec))
-            continue
-        print(f"[bench] {name}", flush=True)
-        try:
-            reports.append(benchmark_server(spec, ctx, opts))
-        except Unavailable as exc:
-            print(f"  unavailable: {exc}", flush=True)
-            reports.append(
-                ServerReport(
-                    name=name, status="unavailable", reason=str(exc), command=spec.shown_argv
-                )
-            )
-    return reports
+    """``opts.repeats`` rounds; each round runs every server once, starting one place later
+    in the list than the round before. A machine whose speed drifts over minutes then slows
+    every server alike, and the ratios of one round compare servers measured minutes apart
+    at most."""
+    reports = {
+        name: ServerReport(name=name, status="ok")
+        if isinstance(spec, ServerSpec)
+        else ServerReport(name=name, status="unavailable", reason=spec)
+        for name, spec in prepared.items()
+    }
+    names = list(prepared)
+    for round_index in range(opts.repeats):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            spec, report = prepared[name], reports[name]
+            if not isinstance(spec, ServerSpec) or report.status != "ok":
+                continue
+            print(f"[bench] {name} (round {round_index + 1}/{opts.repeats})", flush=True)
+            report.command, report.env_overrides = spec.shown_argv, spec.env_overrides
+            try:
+                benchmark_round(spec, ctx, opts, report)
+            except Unavailable as exc:
+                print(f"  unavailable: {exc}", flush=True)
+                report.status, report.reason = "unavailable", str(exc)
+    for report in reports.values():
+        report.levels = [combine_runs(runs) for runs in report.level_runs]
+    return list(reports.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
