@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import free_port
 
 MODEL = "all-minilm-l6-v2"
 WORDS = [
@@ -57,12 +60,6 @@ def sentences(count: int) -> list[str]:
         length = 8 + i % 9
         out.append(" ".join(WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(length)) + f" {i}.")
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:

@@ -45,16 +45,11 @@ import contextlib
 import io
 import itertools
 import json
-import math
 import os
-import platform
-import resource
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,16 +63,46 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MAIN_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-DEFAULT_CACHE = Path.home() / ".cache" / "aimaas-bench"
-CACHE_ENV = "AIMAAS_BENCH_CACHE"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (
+    CACHE_ENV,
+    DEFAULT_CACHE,
+    HOST,
+    MAIN_PYTHON,
+    REPO_ROOT,
+    TORCH_PIN,
+    Unavailable,
+    client_cpu_seconds,
+    descendants,
+    env_for_aimaas,
+    fmt,
+    free_port,
+    host_info,
+    http_json,
+    log_tail,
+    machine_busy_seconds,
+    median_of,
+    ms,
+    multipart,
+    percentile,
+    process_cpu_seconds,
+    purelib,
+    raise_on_sigterm,
+    ratio,
+    render_table,
+    run_logged,
+    start_process,
+    stop_process_tree,
+    venv_ok,
+    wait_for_quiet,
+)
+
 SERVE_VENV = "serve-venv"
 SERVE_VENV_PYTHON = "python3.11"
 PEER_PINS = ("litserve==0.2.19", "ray[serve]==2.60.0")
-TORCH_PIN = "torch==2.13.0"  # the aimaas venv's: never a second torch in the peers' venv
+VENV_TIMEOUT_S = 1800
 
-HOST = "127.0.0.1"
 ALL_SERVERS = ("aimaas", "litserve", "ray-serve", "fastapi", "fastapi-uvloop")
 DEFAULT_SERVERS = ALL_SERVERS
 BATCHING_PEERS = ("litserve", "ray-serve")
@@ -86,13 +111,7 @@ MAX_BATCH = 32
 BATCH_TIMEOUT_S = 0.005
 READY_TIMEOUT_S = 240.0
 TRAIN_TIMEOUT_S = 900.0
-STOP_GRACE_S = 20.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUIET_SAMPLE_S = 1.5
-
-
-class Unavailable(Exception):
-    """A server could not be prepared or started; the others still run."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,93 +188,7 @@ MODEL_CASES: dict[str, ModelCase] = {
 
 
 # ---------------------------------------------------------------------------------------------
-# Small process helpers
-
-
-def log_tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def run_logged(argv: Sequence[str | Path], log_path: Path, timeout_s: float = 1800) -> None:
-    cmd = [str(a) for a in argv]
-    print(f"  $ {shlex.join(cmd)}  (log: {log_path})", flush=True)
-    with log_path.open("ab") as log:
-        log.write(f"\n$ {shlex.join(cmd)}\n".encode())
-        log.flush()
-        try:
-            proc = subprocess.run(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise Unavailable(f"{cmd[0]} timed out; see {log_path}") from exc
-    if proc.returncode:
-        raise Unavailable(f"`{shlex.join(cmd[:5])} ...` exited {proc.returncode}; see {log_path}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (from /proc)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def process_cpu_seconds(pids: set[int]) -> float:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
-
-
-def machine_busy_seconds() -> float:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-        return (sum(ticks) - ticks[3] - ticks[4]) / CLK_TCK
-    return 0.0
-
-
-def client_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def wait_for_quiet(max_wait_s: float, threshold_pct: float) -> float:
-    """Wait (at most ``max_wait_s``) until the machine is less than ``threshold_pct`` busy
-    with the server idle; the last busy share seen."""
-    deadline = time.monotonic() + max_wait_s
-    cores = os.cpu_count() or 1
-    busy = 0.0
-    while True:
-        before = machine_busy_seconds()
-        time.sleep(QUIET_SAMPLE_S)
-        busy = 100 * (machine_busy_seconds() - before) / (QUIET_SAMPLE_S * cores)
-        if busy < threshold_pct or time.monotonic() > deadline:
-            break
-    if busy >= threshold_pct and max_wait_s > 0:
-        print(f"    machine still {busy:.0f}% busy after {max_wait_s:.0f}s; measuring anyway")
-    return busy
+# Servers
 
 
 class Server:
@@ -266,16 +199,7 @@ class Server:
         self.argv = argv
         self.log_path = log_path
         print(f"  starting {name}: {shlex.join(argv)}  (log: {log_path})", flush=True)
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=REPO_ROOT,
-                start_new_session=True,
-            )
+        self.process = start_process(argv, env, log_path)
         self.pid = self.process.pid
 
     def pids(self) -> set[int]:
@@ -285,22 +209,7 @@ class Server:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        left = self.pids()
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.pid, signal.SIGKILL)
-                self.process.wait()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        for pid in left | descendants(self.pid):  # children that left the group (Ray's)
-            if pid != self.pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+        stop_process_tree(self.process)  # also children that left the group (Ray's)
 
 
 @contextlib.contextmanager
@@ -316,23 +225,6 @@ def running(name: str, argv: list[str], env: dict[str, str], log_path: Path) -> 
 # The peers' venv
 
 
-def main_site_packages() -> str:
-    code = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    out = subprocess.run(
-        [str(MAIN_PYTHON), "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    return out.stdout.strip()
-
-
-def venv_ok(python: Path, modules: str) -> bool:
-    if not python.exists():
-        return False
-    probe = subprocess.run(
-        [str(python), "-c", f"import {modules}"], capture_output=True, timeout=300, check=False
-    )
-    return probe.returncode == 0
-
-
 def ensure_serve_venv(cache: Path) -> Path:
     """``python3.11 -m venv``, a ``.pth`` onto the aimaas venv's site-packages (torch, numpy,
     aimaas come from there), then only the pinned LitServe and Ray Serve."""
@@ -342,16 +234,12 @@ def ensure_serve_venv(cache: Path) -> Path:
     log.parent.mkdir(parents=True, exist_ok=True)
     if not python.exists():
         interpreter = shutil.which(SERVE_VENV_PYTHON) or str(MAIN_PYTHON)
-        run_logged([interpreter, "-m", "venv", venv], log)
-    code = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    site = subprocess.run(
-        [str(python), "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.strip()
-    pth = Path(site) / "aimaas_main_venv.pth"
+        run_logged([interpreter, "-m", "venv", venv], log, timeout_s=VENV_TIMEOUT_S)
+    pth = Path(purelib(python)) / "aimaas_main_venv.pth"
     # The editable aimaas install is a .pth of its own, which a .pth line does not run: the
     # repository root goes in too.
-    pth.write_text(f"{main_site_packages()}\n{REPO_ROOT}\n")
-    if venv_ok(python, "litserve, ray.serve, aimaas.learn.artifacts, torch"):
+    pth.write_text(f"{purelib(MAIN_PYTHON)}\n{REPO_ROOT}\n")
+    if venv_ok(python, "litserve, ray.serve, aimaas.learn.artifacts, torch", 300):
         installed = subprocess.run(
             [str(python), "-m", "pip", "freeze"], capture_output=True, text=True, timeout=120
         ).stdout
@@ -359,7 +247,11 @@ def ensure_serve_venv(cache: Path) -> Path:
             return python
     constraints = venv / "constraints.txt"
     constraints.write_text(TORCH_PIN + "\n")
-    run_logged([python, "-m", "pip", "install", "-c", constraints, *PEER_PINS], log)
+    run_logged(
+        [python, "-m", "pip", "install", "-c", constraints, *PEER_PINS],
+        log,
+        timeout_s=VENV_TIMEOUT_S,
+    )
     return python
 
 
@@ -376,64 +268,11 @@ def serve_venv_versions(python: Path) -> str:
 # aimaas: train through the API, then serve
 
 
-def env_for_aimaas(data_dir: Path) -> dict[str, str]:
-    """A clean aimaas environment: only the benchmark's settings, unless exported (an
-    ``AIMAAS_*`` variable you export wins)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIMAAS_")}
-    defaults = {
-        "AIMAAS_DATA_DIR": str(data_dir),
-        "AIMAAS_ENGINE__DEFAULT_MODELS": "false",
-        "AIMAAS_SERVER__ACCESS_LOG": "false",
-    }
-    exported = {k: v for k, v in os.environ.items() if k.startswith("AIMAAS_")}
-    return env | defaults | exported
-
-
-def http_json(
-    method: str,
-    url: str,
-    key: str | None,
-    body: Any = None,
-    raw: bytes | None = None,
-    content_type: str = "application/json",
-    timeout: float = 120,
-) -> tuple[int, Any]:
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", content_type)
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        payload = exc.read()
-        with contextlib.suppress(ValueError):
-            return exc.code, json.loads(payload)
-        return exc.code, payload.decode(errors="replace")
-
-
-def multipart(filename: str, content: bytes, fields: dict[str, str]) -> tuple[bytes, str]:
-    boundary = "----aimaasbench" + os.urandom(8).hex()
-    parts = []
-    for name, value in fields.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-        )
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    )
-    body = "".join(parts).encode() + head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def wait_health(server: Server, port: int, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not server.alive():
-            raise Unavailable(f"{server.name} exited:\n{log_tail(server.log_path)}")
+            raise Unavailable(f"{server.name} exited:\n{log_tail(server.log_path, 20)}")
         with (
             contextlib.suppress(OSError),
             urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1) as response,
@@ -738,16 +577,6 @@ class RunStats:
     errors: list[str] = field(default_factory=list)
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
 async def drive(
     target: Target,
     requests: list[bytes],
@@ -822,8 +651,8 @@ def measure(
         ok=len(latencies),
         wall_s=round(wall, 3),
         rps=round(len(latencies) / wall, 1) if wall else 0.0,
-        p50_ms=_ms(percentile(latencies, 50)),
-        p99_ms=_ms(percentile(latencies, 99)),
+        p50_ms=ms(percentile(latencies, 50), 3),
+        p99_ms=ms(percentile(latencies, 99), 3),
         client_cpu_s=round(client, 3),
         server_cpu_pct=round(100 * server / capacity, 1),
         other_cpu_pct=round(100 * other / capacity, 1),
@@ -832,25 +661,17 @@ def measure(
     )
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 3)
-
-
 def median_stats(runs: list[RunStats]) -> RunStats:
-    def med(values: list[float | None]) -> float | None:
-        present = [v for v in values if v is not None]
-        return round(statistics.median(present), 3) if present else None
-
     return RunStats(
         concurrency=runs[0].concurrency,
         sent=sum(r.sent for r in runs),
         ok=sum(r.ok for r in runs),
-        wall_s=med([r.wall_s for r in runs]) or 0.0,
-        rps=med([r.rps for r in runs]) or 0.0,
-        p50_ms=med([r.p50_ms for r in runs]),
-        p99_ms=med([r.p99_ms for r in runs]),
-        client_cpu_s=med([r.client_cpu_s for r in runs]) or 0.0,
-        server_cpu_pct=med([r.server_cpu_pct for r in runs]) or 0.0,
+        wall_s=median_of([r.wall_s for r in runs], 3) or 0.0,
+        rps=median_of([r.rps for r in runs], 3) or 0.0,
+        p50_ms=median_of([r.p50_ms for r in runs], 3),
+        p99_ms=median_of([r.p99_ms for r in runs], 3),
+        client_cpu_s=median_of([r.client_cpu_s for r in runs], 3) or 0.0,
+        server_cpu_pct=median_of([r.server_cpu_pct for r in runs], 3) or 0.0,
         other_cpu_pct=max(r.other_cpu_pct for r in runs),
         capped=any(r.capped for r in runs),
         errors=sorted({e for r in runs for e in r.errors})[:5],
@@ -922,7 +743,7 @@ def wait_first_answer(server: Server, port: int, path: str, key: str | None, bod
     started = time.monotonic()
     while time.monotonic() - started < READY_TIMEOUT_S:
         if not server.alive():
-            raise Unavailable(f"{server.name} exited:\n{log_tail(server.log_path)}")
+            raise Unavailable(f"{server.name} exited:\n{log_tail(server.log_path, 20)}")
         with contextlib.suppress(OSError):
             status, _ = http_json("POST", f"http://{HOST}:{port}{path}", key, raw=body, timeout=10)
             if status == 200:
@@ -1054,26 +875,6 @@ def bench_round(
 # Reporting
 
 
-def fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def render_table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
-
-
-def ratio(num: float | None, den: float | None) -> float | None:
-    return None if num is None or not den else round(num / den, 2)
-
-
 def model_tables(model: str, reports: list[Report], concurrency: list[int]) -> tuple[str, str]:
     ok = {r.server: r for r in reports if r.model == model and r.status == "ok"}
     headers = [
@@ -1111,14 +912,14 @@ def model_tables(model: str, reports: list[Report], concurrency: list[int]) -> t
             row = [str(c)]
             if best:
                 row += [
-                    f"{fmt(ratio(a.rps, best[1].rps), 2)} ({best[0]})",
-                    fmt(ratio(a.p99_ms, best[1].p99_ms), 2),
+                    f"{fmt(ratio(a.rps, best[1].rps, 2), 2)} ({best[0]})",
+                    fmt(ratio(a.p99_ms, best[1].p99_ms, 2), 2),
                 ]
             else:
                 row += ["-", "-"]
             for bare in ("fastapi", "fastapi-uvloop"):
                 s = peers.get(bare)
-                row.append(fmt(ratio(a.rps, s.rps), 2) if s else "-")
+                row.append(fmt(ratio(a.rps, s.rps, 2), 2) if s else "-")
             ratio_rows.append(row)
     ratios = render_table(
         [
@@ -1131,16 +932,6 @@ def model_tables(model: str, reports: list[Report], concurrency: list[int]) -> t
         ratio_rows,
     )
     return results, ratios
-
-
-def host_info() -> dict[str, Any]:
-    model = platform.processor() or "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def print_report(meta: dict[str, Any], reports: list[Report], opts: Options) -> None:
@@ -1243,10 +1034,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def raise_on_sigterm(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, raise_on_sigterm)  # servers are stopped on the way out
@@ -1290,7 +1077,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 label = f"[{round_ + 1}/{opts.repeats}]"
                 if all(by_key[(name, t.case.name)].status != "ok" for t in trained):
                     continue
-                busy = wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct)
+                busy = wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct, QUIET_SAMPLE_S, "    ")
                 print(f"  {label} {name}: machine {busy:.0f}% busy before it starts", flush=True)
                 with contextlib.ExitStack() as stack:  # stops the server, whatever happens
                     try:

@@ -23,16 +23,11 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
-import platform
-import resource
 import secrets
 import shlex
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -43,13 +38,39 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MAIN_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-DEFAULT_CACHE = Path.home() / ".cache" / "aimaas-bench"
-CACHE_ENV = "AIMAAS_BENCH_CACHE"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (
+    CACHE_ENV,
+    DEFAULT_CACHE,
+    HOST,
+    MAIN_PYTHON,
+    SMALL_CMD_TIMEOUT_S,
+    TORCH_PIN,
+    Unavailable,
+    client_cpu_seconds,
+    fmt,
+    free_port,
+    group_cpu_seconds,
+    host_info,
+    log_tail,
+    machine_busy_seconds,
+    median_of,
+    ms,
+    percentile,
+    purelib,
+    raise_on_sigterm,
+    ratio,
+    render_table,
+    run_logged,
+    start_process,
+    stop_process,
+    venv_ok,
+    wait_for_quiet,
+)
+
 AIMAAS_ARGS_ENV = "AIMAAS_BENCH_AIMAAS_ARGS"
 LLAMA_SERVER_ARGS_ENV = "AIMAAS_BENCH_LLAMA_SERVER_ARGS"
 LLAMA_SERVER_BINARY_ENV = "AIMAAS_BENCH_LLAMA_SERVER_BINARY"
@@ -58,7 +79,6 @@ GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
 HF_MODEL_DIR = "hf-gemma-3-270m"
 AIMAAS_MODEL = "gemma-3-270m"
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
-TORCH_PIN = "torch==2.13.0"
 TRANSFORMERS_VENV_PACKAGES = ("gguf==0.19.0", "accelerate")
 TRANSFORMERS_VENV = "transformers-venv"
 
@@ -69,20 +89,16 @@ USAGE = {"stream_options": {"include_usage": True}}
 SECRET_FLAGS = ("--api-key", "--api_key")
 
 ALL_SERVERS = ("aimaas", "llama-server", "llama-cpp-python", "transformers")
-HOST = "127.0.0.1"
 MAX_TOKENS = 64
 CTX_PER_SLOT = 1024
 MIN_REQUESTS_PER_LEVEL = 16
 ROUNDS_PER_LEVEL = 4  # at 16 streams in lock-step, 2 rounds leave the TTFT median to chance
 SAME_ARRIVAL_S = 1e-4  # chunks read within 0.1 ms of each other reached the client together
 READY_POLL_S = 0.5
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUIET_WAIT_S = 120.0
 QUIET_PCT = 15.0
 QUIET_SAMPLE_S = 2.0
-STOP_GRACE_S = 20.0
 BUILD_TIMEOUT_S = 3 * 3600
-SMALL_CMD_TIMEOUT_S = 300
 
 PROMPTS = (
     "The capital of France is",
@@ -135,55 +151,8 @@ AIMAAS_ENGINE_CODE = (
 XLLAMACPP_INFO_CODE = "import xllamacpp; print('xllamacpp: ' + xllamacpp.get_system_info())"
 
 
-class Unavailable(Exception):
-    """A server cannot be prepared, started or used; the message says why."""
-
-
 # ---------------------------------------------------------------------------------------------
 # Small process helpers
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def run_logged(
-    argv: Sequence[str | Path],
-    log_path: Path,
-    *,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-    timeout_s: float = SMALL_CMD_TIMEOUT_S,
-) -> None:
-    """Run a preparation command, its output appended to ``log_path``; raise Unavailable on
-    failure with the log's tail."""
-    cmd = [str(a) for a in argv]
-    print(f"  $ {shlex.join(cmd)}  (log: {log_path})", flush=True)
-    with log_path.open("ab") as log:
-        log.write(f"\n$ {shlex.join(cmd)}\n".encode())
-        log.flush()
-        try:
-            proc = subprocess.run(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=cwd,
-                timeout=timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise Unavailable(f"{cmd[0]} timed out after {timeout_s:.0f}s; see {log_path}") from exc
-    if proc.returncode != 0:
-        raise Unavailable(
-            f"`{shlex.join(cmd[:4])} ...` exited {proc.returncode}; see {log_path}:\n"
-            f"{log_tail(log_path)}"
-        )
 
 
 def capture(argv: Sequence[str | Path], env: dict[str, str] | None = None) -> str:
@@ -204,12 +173,6 @@ def capture(argv: Sequence[str | Path], env: dict[str, str] | None = None) -> st
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return f"n/a ({last})"
     return out.splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def env_with(overrides: dict[str, str]) -> dict[str, str]:
@@ -323,20 +286,11 @@ def ensure_llama_server(cache: Path) -> Path:
     return binary
 
 
-def venv_ok(python: Path, module: str) -> bool:
-    if not python.exists():
-        return False
-    probe = subprocess.run(
-        [str(python), "-c", f"import {module}"], capture_output=True, timeout=120, check=False
-    )
-    return probe.returncode == 0
-
-
 def ensure_llama_cpp_python(cache: Path) -> Path:
     """A separate venv with llama-cpp-python[server] compiled natively; returns its python."""
     venv = cache / "llama-cpp-python-venv"
     python = venv / "bin" / "python"
-    if venv_ok(python, "llama_cpp.server"):
+    if venv_ok(python, "llama_cpp.server", 120):
         return python
     log = cache / "logs" / "llama-cpp-python-install.log"
     if not python.exists():
@@ -351,27 +305,19 @@ def ensure_llama_cpp_python(cache: Path) -> Path:
     return python
 
 
-def main_site_packages() -> str:
-    code = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    out = subprocess.run(
-        [str(main_python()), "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    return out.stdout.strip()
-
-
 def ensure_transformers_venv(cache: Path) -> Path:
     """A venv that sees the aimaas venv's torch and transformers through a .pth file and adds
     only ``gguf`` and ``accelerate``: transformers needs both to read a GGUF, and ``transformers
     serve`` always passes a ``device_map``, which needs accelerate. No second torch."""
     venv = cache / TRANSFORMERS_VENV
     python = venv / "bin" / "python"
-    if venv_ok(python, "gguf, accelerate, transformers, torch"):
+    if venv_ok(python, "gguf, accelerate, transformers, torch", 120):
         return python
     log = cache / "logs" / "transformers-venv.log"
     if not python.exists():
         run_logged([main_python(), "-m", "venv", venv], log)
     site = Path(capture([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]))
-    (site / "aimaas_main_venv.pth").write_text(main_site_packages() + "\n")
+    (site / "aimaas_main_venv.pth").write_text(purelib(main_python()) + "\n")
     constraints = venv / "constraints.txt"
     constraints.write_text(TORCH_PIN + "\n")
     run_logged(
@@ -625,23 +571,6 @@ PREPARERS: dict[str, Callable[[BenchContext], ServerSpec]] = {
 # Running a server
 
 
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server (and its process group, which it leads), then SIGKILL if needed."""
-    pid = proc.pid
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            proc.wait()
-    # Anything it left behind in its own group.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
 def http_status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
@@ -674,20 +603,11 @@ def running_server(spec: ServerSpec, log_path: Path) -> Iterator[tuple[float, in
     """Start the server, wait for it, yield the start-up seconds and its pid (which is also
     its process group); always stop it."""
     print(f"  starting: {shlex.join(spec.shown_argv)}  (log: {log_path})", flush=True)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            spec.argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=spec.env,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-        )
-        try:
-            yield wait_ready(proc, spec, log_path), proc.pid
-        finally:
-            stop_process(proc)
+    proc = start_process(spec.argv, spec.env, log_path)
+    try:
+        yield wait_ready(proc, spec, log_path), proc.pid
+    finally:
+        stop_process(proc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -942,50 +862,6 @@ class LevelStats:
     repeats: int = 1
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (as numpy's default); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000.0, 2)
-
-
-def client_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores have spent not idle since boot (Linux /proc/stat)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-        return (sum(ticks) - ticks[3] - ticks[4]) / CLK_TCK
-    return 0.0
-
-
-def group_cpu_seconds(pgid: int) -> tuple[float, float]:
-    """User+system CPU seconds of the live processes in a process group, and of its leader
-    alone (Linux /proc)."""
-    total = leader = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            text = stat.read_text()
-            fields = text[text.rfind(")") + 2 :].split()  # fields[0] is field 3, "state"
-            if int(fields[2]) == pgid:
-                ticks = int(fields[11]) + int(fields[12])
-                total += ticks
-                if stat.parent.name == str(pgid):
-                    leader = ticks
-    return total / CLK_TCK, leader / CLK_TCK
-
-
 @dataclass
 class CpuSample:
     machine_s: float
@@ -1020,23 +896,6 @@ class CpuUse:
         )
 
 
-def wait_for_quiet(max_wait_s: float, threshold_pct: float) -> None:
-    """Wait (at most ``max_wait_s``) until the machine's busy CPU, measured over a couple of
-    seconds while the server under test is idle, is below ``threshold_pct`` of all cores: on a
-    small shared machine, anything else running (a build, a test suite) wrecks the numbers."""
-    deadline = time.monotonic() + max_wait_s
-    cores = os.cpu_count() or 1
-    busy_pct = 0.0
-    while time.monotonic() < deadline:
-        before = machine_busy_seconds()
-        time.sleep(QUIET_SAMPLE_S)
-        busy_pct = 100 * (machine_busy_seconds() - before) / (QUIET_SAMPLE_S * cores)
-        if busy_pct < threshold_pct:
-            return
-    if max_wait_s > 0:
-        print(f"  machine still {busy_pct:.0f}% busy after {max_wait_s:.0f}s; measuring anyway")
-
-
 def summarize(
     concurrency: int, results: list[RequestResult], wall_s: float, cpu: CpuUse, capped: bool
 ) -> LevelStats:
@@ -1053,9 +912,9 @@ def summarize(
         output_tokens=tokens,
         tokens_per_request=round(tokens / len(good), 1) if good else 0.0,
         tok_per_s=round(tokens / wall_s, 2) if wall_s > 0 else 0.0,
-        ttft_p50_ms=ms(percentile(ttfts, 50)),
-        ttft_p99_ms=ms(percentile(ttfts, 99)),
-        itl_p50_ms=ms(percentile(gaps, 50)),
+        ttft_p50_ms=ms(percentile(ttfts, 50), 2),
+        ttft_p99_ms=ms(percentile(ttfts, 99), 2),
+        itl_p50_ms=ms(percentile(gaps, 50), 2),
         client_cpu_s=round(cpu.client_s, 3),
         server_cpu_pct=cpu.server_pct,
         other_cpu_pct=cpu.other_pct,
@@ -1183,7 +1042,8 @@ def print_level(stats: LevelStats) -> None:
 
 def measure_level(target: Target, concurrency: int, opts: RunOptions) -> LevelStats:
     """The level once, after waiting for a quiet machine."""
-    wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct)
+    if opts.quiet_wait_s > 0:  # 0: never wait, not even one sample
+        wait_for_quiet(opts.quiet_wait_s, opts.quiet_pct, QUIET_SAMPLE_S)
     stats = asyncio.run(
         run_level(
             target,
@@ -1195,11 +1055,6 @@ def measure_level(target: Target, concurrency: int, opts: RunOptions) -> LevelSt
     )
     print_level(stats)
     return stats
-
-
-def median_of(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return round(statistics.median(present), 2) if present else None
 
 
 def combine_runs(runs: list[LevelStats]) -> LevelStats:
@@ -1216,14 +1071,14 @@ def combine_runs(runs: list[LevelStats]) -> LevelStats:
         wall_s=round(sum(r.wall_s for r in runs), 3),
         output_tokens=tokens,
         tokens_per_request=round(tokens / ok, 1) if ok else 0.0,
-        tok_per_s=median_of([r.tok_per_s for r in runs]) or 0.0,
-        ttft_p50_ms=median_of([r.ttft_p50_ms for r in runs]),
-        ttft_p99_ms=median_of([r.ttft_p99_ms for r in runs]),
-        itl_p50_ms=median_of([r.itl_p50_ms for r in runs]),
+        tok_per_s=median_of([r.tok_per_s for r in runs], 2) or 0.0,
+        ttft_p50_ms=median_of([r.ttft_p50_ms for r in runs], 2),
+        ttft_p99_ms=median_of([r.ttft_p99_ms for r in runs], 2),
+        itl_p50_ms=median_of([r.itl_p50_ms for r in runs], 2),
         client_cpu_s=round(sum(r.client_cpu_s for r in runs), 3),
-        server_cpu_pct=median_of([r.server_cpu_pct for r in runs]) or 0.0,
+        server_cpu_pct=median_of([r.server_cpu_pct for r in runs], 2) or 0.0,
         other_cpu_pct=max(r.other_cpu_pct for r in runs),
-        front_cpu_ms_per_request=median_of([r.front_cpu_ms_per_request for r in runs]) or 0.0,
+        front_cpu_ms_per_request=median_of([r.front_cpu_ms_per_request for r in runs], 2) or 0.0,
         capped=any(r.capped for r in runs),
         errors=sorted({e for r in runs for e in r.errors})[:5],
         repeats=len(runs),
@@ -1260,26 +1115,6 @@ def benchmark_round(
 
 # ---------------------------------------------------------------------------------------------
 # Reporting
-
-
-def fmt(value: float | int | None, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def render_table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def results_table(reports: list[ServerReport]) -> str:
@@ -1319,16 +1154,12 @@ def results_table(reports: list[ServerReport]) -> str:
     return render_table(headers, rows)
 
 
-def ratio(num: float | None, den: float | None) -> float | None:
-    if num is None or den is None or den == 0:
-        return None
-    return round(num / den, 3)
-
-
 def paired_ratio(mine: list[LevelStats], theirs: list[LevelStats], key: str) -> float | None:
     """The median over rounds of aimaas / peer, each round's two runs minutes apart."""
-    values = [ratio(getattr(a, key), getattr(b, key)) for a, b in zip(mine, theirs, strict=False)]
-    return median_of(values)
+    values = [
+        ratio(getattr(a, key), getattr(b, key), 3) for a, b in zip(mine, theirs, strict=False)
+    ]
+    return median_of(values, 2)
 
 
 def compute_ratios(reports: list[ServerReport]) -> list[dict[str, Any]]:
@@ -1376,37 +1207,6 @@ def ratios_table(ratios: list[dict[str, Any]]) -> str:
         for r in ratios
     ]
     return render_table(headers, rows)
-
-
-def host_info() -> dict[str, Any]:
-    wanted = (
-        "avx",
-        "avx2",
-        "fma",
-        "f16c",
-        "avx512f",
-        "avx512_vnni",
-        "avx512_bf16",
-        "avx_vnni",
-        "amx_tile",
-        "amx_bf16",
-        "amx_int8",
-    )
-    model, flags = platform.processor() or "?", set[str]()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "cpu_flags": [f for f in wanted if f in flags],
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def print_report(
@@ -1550,10 +1350,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="build/install/convert what the chosen servers need, then exit",
     )
     return parser.parse_args(argv)
-
-
-def raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
 
 
 def prepare_all(names: list[str], ctx: BenchContext) -> dict[str, ServerSpec | str]:

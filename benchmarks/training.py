@@ -38,8 +38,6 @@ import io
 import json
 import os
 import shlex
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -55,9 +53,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MAIN_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (
+    HOST,
+    MAIN_PYTHON,
+    REPO_ROOT,
+    env_for_aimaas,
+    free_port,
+    http_json,
+    multipart,
+    start_process,
+    stop_process_tree,
+)
+
 POLL_S = 0.05
 JOB_TIMEOUT_S = 1800.0
 VALIDATION_SPLIT = 0.1  # aimaas's default (AIMAAS_TRAINING__DEFAULT_VALIDATION_SPLIT)
@@ -180,95 +189,22 @@ def plain_main(argv: list[str]) -> int:
 # aimaas
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def http_json(
-    method: str,
-    url: str,
-    key: str,
-    body: Any = None,
-    raw: bytes | None = None,
-    content_type: str = "application/json",
-) -> tuple[int, Any]:
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {key}")
-    if data is not None:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        payload = exc.read()
-        with contextlib.suppress(ValueError):
-            return exc.code, json.loads(payload)
-        return exc.code, payload.decode(errors="replace")
-
-
 def upload(url: str, key: str, name: str, content: bytes) -> str:
-    boundary = "----aimaasbench" + os.urandom(8).hex()
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\ntraining\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    status, answer = http_json(
-        "POST",
-        f"{url}/v1/files",
-        key,
-        raw=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
-    )
+    body, content_type = multipart(name, content, {"purpose": "training"})
+    status, answer = http_json("POST", f"{url}/v1/files", key, raw=body, content_type=content_type)
     if status not in (200, 201):
         raise RuntimeError(f"upload answered {status}: {answer}")
     return str(answer["id"])
-
-
-def descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 @contextlib.contextmanager
 def aimaas_server(data_dir: Path, threads: int, log_path: Path) -> Iterator[tuple[str, str]]:
     """``aimaas serve`` in its own process group; always stopped by its pid."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIMAAS_")}
-    env |= {
-        "AIMAAS_DATA_DIR": str(data_dir),
-        "AIMAAS_ENGINE__DEFAULT_MODELS": "false",
-        "AIMAAS_SERVER__ACCESS_LOG": "false",
-        "AIMAAS_TRAINING__THREADS": str(threads),
-    }
-    env |= {k: v for k, v in os.environ.items() if k.startswith("AIMAAS_")}  # exported wins
+    env = env_for_aimaas(data_dir, {"AIMAAS_TRAINING__THREADS": str(threads)})
     argv = [str(MAIN_PYTHON), "-m", "aimaas", "serve", "--host", HOST, "--port", str(port)]
     print(f"  starting: {shlex.join(argv)}  (log: {log_path})", flush=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-        )
+    process = start_process(argv, env, log_path)
     try:
         url = f"http://{HOST}:{port}"
         deadline = time.monotonic() + 90
@@ -286,19 +222,7 @@ def aimaas_server(data_dir: Path, threads: int, log_path: Path) -> Iterator[tupl
             time.sleep(0.2)
         yield url, (data_dir / "admin.key").read_text().strip()
     finally:
-        left = descendants(process.pid)
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        for pid in left:  # a training worker, should one be left
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        stop_process_tree(process, grace_s=30)  # and a training worker, should one be left
 
 
 @dataclass
