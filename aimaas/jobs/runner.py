@@ -83,7 +83,8 @@ class JobRunner:
             except Exception:
                 log.exception("job runner step failed; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                async with asyncio.timeout(0.5):  # not wait_for: it can swallow a cancel
+                    await self._wake.wait()
             self._wake.clear()
 
     def _spawn(self, job_id: str) -> None:

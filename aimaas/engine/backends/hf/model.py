@@ -19,7 +19,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,7 +234,7 @@ class TransformersModel:
             raise Unavailable(f"The generation loop of '{self.name}' is not running.")
         first = True
         while True:
-            output = await self._next_output(seq.outputs)
+            output = await next_output(seq.outputs, alive=self._engine.is_running, name=self.name)
             if output.error is not None or output.status.name == "FAILED":
                 seq.finished = True
                 yield {"error": {"code": 500, "type": "server_error", "message": output.error}}
@@ -269,16 +269,6 @@ class TransformersModel:
             seq.writer.finish(reason, busy),
             seq.writer.usage(len(seq.prompt_ids), seq.generated),
         ]
-
-    async def _next_output(self, outputs: asyncio.Queue[Any]) -> Any:
-        while True:
-            try:
-                return await asyncio.wait_for(outputs.get(), timeout=_POLL_SECONDS)
-            except TimeoutError:
-                if not self._engine.is_running():
-                    raise Unavailable(
-                        f"The generation loop of '{self.name}' stopped; retry shortly."
-                    ) from None
 
     def _cancel(self, request_id: str) -> None:
         """Drop a sequence from the engine, and its result handler (the engine only drops
@@ -374,3 +364,26 @@ def _load(path: Path, dtype: Any) -> tuple[Any, Any]:
             path, local_files_only=True, attn_implementation="eager", **options
         )
     return tokenizer, model.eval()  # type: ignore[no-untyped-call]
+
+
+async def next_output(
+    outputs: asyncio.Queue[Any],
+    *,
+    alive: Callable[[], bool],
+    name: str,
+    poll_seconds: float = _POLL_SECONDS,
+) -> Any:
+    """The engine's next output for a sequence, checking every ``poll_seconds`` that its
+    generation loop still runs (Unavailable if not)."""
+    while True:
+        try:
+            # Not asyncio.wait_for: on Python 3.11 it loses a cancellation (a client that went
+            # away) that comes as the queue hands over an output (cpython#86296), and the
+            # sequence then runs to its end.
+            async with asyncio.timeout(poll_seconds):
+                return await outputs.get()
+        except TimeoutError:
+            if not alive():
+                raise Unavailable(
+                    f"The generation loop of '{name}' stopped; retry shortly."
+                ) from None
