@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aimaas.config import Settings, load_settings
+from aimaas.registry.db import Database
 from aimaas.security.bootstrap import ensure_admin_key
 from aimaas.server.app import create_app
 from tests.e2e.server import LiveServer, start_server
@@ -24,6 +25,15 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("AIMAAS_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated registry on a real SQLite file, ``r.db`` in the test's folder."""
+    database = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    database.migrate()
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

@@ -21,14 +21,6 @@ OWNER = Owner.model("tn-a", "iris", "mv-1", 1)
 OTHER = Owner.model("tn-a", "iris", "mv-2", 2)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'r.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
-
-
 @pytest.fixture(params=["plaintext", "sealed"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, db: Database) -> ArtifactStore:
     key = MasterKey.generate() if request.param == "sealed" else None

@@ -4,9 +4,7 @@ time it was recorded, by the time ``close()`` returns; a burst goes in few trans
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select
@@ -15,14 +13,6 @@ from aimaas.registry import repository
 from aimaas.registry.db import Database
 from aimaas.registry.tables import Usage, utcnow
 from aimaas.registry.usage_writer import UsageWriter
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'r.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _tenant(db: Database) -> str:

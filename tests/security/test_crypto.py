@@ -195,14 +195,6 @@ def test_the_master_key_is_masked_except_for_workers(monkeypatch: pytest.MonkeyP
 # --- the store's integrity errors and rotation ---------------------------------------------
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'r.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
-
-
 def sealed_files(root: Path) -> list[Path]:
     return sorted(p for p in (root / "sealed").rglob("*") if p.is_file())
 

@@ -20,9 +20,7 @@ def test_keys_are_random_and_prefixed() -> None:
     assert not looks_like_key(KEY_PREFIX + "x" * 500)
 
 
-def test_first_admin_key_is_created_once_and_stored_as_a_hash(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
-    db.migrate()
+def test_first_admin_key_is_created_once_and_stored_as_a_hash(tmp_path: Path, db: Database) -> None:
     key_file = tmp_path / "admin.key"
     key = ensure_admin_key(db, key_file)
     assert key is not None and key_file.read_text().strip() == key
