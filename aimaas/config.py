@@ -322,13 +322,19 @@ class Settings(BaseSettings):
 
 
 LLAMA_SERVER_VERSION = "0.3.36"  # the llama-cpp-python sdist whose llama.cpp is built
+LLAMA_SERVER_RECIPE = "noamx"  # scripts/build-llama-server.sh RECIPE: its flags
 
 
 def default_llama_server_binary() -> Path:
     cache = os.environ.get("AIMAAS_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "aimaas"
     )
-    return Path(cache) / f"llama-server-{LLAMA_SERVER_VERSION}" / "bin" / "llama-server"
+    return (
+        Path(cache)
+        / f"llama-server-{LLAMA_SERVER_VERSION}-{LLAMA_SERVER_RECIPE}"
+        / "bin"
+        / "llama-server"
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

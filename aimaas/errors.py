@@ -66,3 +66,16 @@ class IntegrityFailed(Unavailable):
 
     def __init__(self, message: str, *, retry_after: float = 3600.0) -> None:
         super().__init__(message, retry_after=retry_after)
+
+
+class EngineDied(Unavailable):
+    """A native engine child process ended: ``how`` is its signal or exit code, ``stderr``
+    its last lines. The message names the model and how, never the stderr (it may hold
+    paths); the log has both."""
+
+    code = "engine_died"
+
+    def __init__(self, message: str, *, how: str, stderr: str) -> None:
+        super().__init__(message)
+        self.how = how
+        self.stderr = stderr

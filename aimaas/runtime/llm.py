@@ -13,7 +13,7 @@ import numpy as np
 
 from aimaas.engine.chunks import Chunk, clean_chunk, error_of, has_tokens, usage_of
 from aimaas.engine.types import Endpoint, TextGenerator
-from aimaas.errors import AimaasError, InvalidInput, Unavailable
+from aimaas.errors import AimaasError, EngineDied, InvalidInput, Unavailable
 from aimaas.observability.metrics import LLMMetrics
 from aimaas.protocol.openai import (
     ChatCompletionRequest,
@@ -86,6 +86,19 @@ _FEATURE_OF: dict[str, tuple[str, object]] = {
     "n": ("n", 1),
     "stop": ("stop", None),
 }
+
+
+def _check_request(request: GenerationRequest, model: TextGenerator, name: str) -> None:
+    """Refuse what this model cannot do: a feature it lacks, more tokens than its context."""
+    _check_features(request, model, name)
+    limit = request.token_limit
+    context = model.context_length
+    if limit is not None and limit >= context:
+        raise InvalidInput(
+            f"'max_tokens' is {limit}, but this model takes at most {context} "
+            "tokens per request (prompt and output); lower it.",
+            param="max_tokens",
+        )
 
 
 def _check_features(request: GenerationRequest, model: TextGenerator, name: str) -> None:
@@ -189,51 +202,58 @@ class LLMService:
         ttft = self.metrics.ttft.labels(spec.name)  # looked up once, not per token
         itl = self.metrics.itl.labels(spec.name)
         try:
-            async with self.manager.use(spec) as model:
-                assert isinstance(model, TextGenerator)
-                _check_features(request, model, spec.name)
-                limit = request.token_limit
-                context = model.context_length
-                if limit is not None and limit >= context:
-                    raise InvalidInput(
-                        f"'max_tokens' is {limit}, but this model takes at most {context} "
-                        "tokens per request (prompt and output); lower it.",
-                        param="max_tokens",
-                    )
-                async for raw in model.stream(endpoint, llama_body(request)):
-                    error = error_of(raw)
-                    if error is not None:
-                        finish = "error"
-                        raise _llama_error(error, endpoint)
-                    now = time.perf_counter()
-                    if has_tokens(raw):
-                        token_chunks += 1
-                        if first_token is None:
-                            first_token = now
-                            ttft.observe(now - started)
-                        else:
-                            itl.observe(now - last_token)
-                        last_token = now
-                    for choice in raw.get("choices", []):
-                        finish = choice.get("finish_reason") or finish
-                    timings = raw.get("timings")
-                    if isinstance(timings, dict) and "prompt_ms" in timings:
-                        busy = (timings.get("prompt_ms", 0) + timings.get("predicted_ms", 0)) / 1e3
-                        queue_seconds = max(0.0, now - started - busy)
-                    chunk_usage = usage_of(raw)
-                    if chunk_usage is not None:
-                        usage = chunk_usage
-                        if not raw.get("choices") and not include_usage:
-                            continue
-                    yield clean_chunk(
-                        raw, model=spec.name, legacy_logprobs=endpoint == "completions"
-                    )
+            async for raw in self._engine_chunks(spec, endpoint, request):
+                error = error_of(raw)
+                if error is not None:
+                    finish = "error"
+                    raise _llama_error(error, endpoint)
+                now = time.perf_counter()
+                if has_tokens(raw):
+                    token_chunks += 1
+                    if first_token is None:
+                        first_token = now
+                        ttft.observe(now - started)
+                    else:
+                        itl.observe(now - last_token)
+                    last_token = now
+                for choice in raw.get("choices", []):
+                    finish = choice.get("finish_reason") or finish
+                timings = raw.get("timings")
+                if isinstance(timings, dict) and "prompt_ms" in timings:
+                    busy = (timings.get("prompt_ms", 0) + timings.get("predicted_ms", 0)) / 1e3
+                    queue_seconds = max(0.0, now - started - busy)
+                chunk_usage = usage_of(raw)
+                if chunk_usage is not None:
+                    usage = chunk_usage
+                    if not raw.get("choices") and not include_usage:
+                        continue
+                yield clean_chunk(raw, model=spec.name, legacy_logprobs=endpoint == "completions")
         finally:
             if reservation is not None:
                 reservation.settle(tokens=_used(usage, token_chunks))
             self._observe_end(
                 caller, spec, endpoint, started, finish, usage, token_chunks, queue_seconds
             )
+
+    async def _engine_chunks(
+        self, spec: ModelSpec, endpoint: Endpoint, request: GenerationRequest
+    ) -> AsyncGenerator[Chunk, None]:
+        """The engine's chunks for one request. An engine child that dies before its first
+        chunk is answered again: the manager reloads the model on the fallback backend."""
+        for attempt in (1, 2):
+            answered = False
+            try:
+                async with self.manager.use(spec) as model:
+                    assert isinstance(model, TextGenerator)
+                    _check_request(request, model, spec.name)
+                    async for raw in model.stream(endpoint, llama_body(request)):
+                        answered = True
+                        yield raw
+                return
+            except EngineDied as died:
+                if answered or attempt == 2:
+                    raise
+                log.warning("%s; answering the request again on the fallback", died.message)
 
     def _observe_end(
         self,

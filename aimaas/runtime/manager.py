@@ -19,8 +19,9 @@ from aimaas.engine.backends import hf
 from aimaas.engine.backends.llama_server import LlamaServerModel
 from aimaas.engine.backends.llamacpp import LlamaCppConfig, LlamaCppModel
 from aimaas.engine.gguf import read_gguf
-from aimaas.errors import Overloaded
-from aimaas.observability.metrics import PredictMetrics
+from aimaas.engine.native import NativeEngine
+from aimaas.errors import EngineDied, Overloaded, Unavailable
+from aimaas.observability.metrics import EngineMetrics, PredictMetrics
 from aimaas.registry.store import ArtifactStore, LocalFile, Owner
 from aimaas.runtime.embeddings import SentenceEmbedder
 from aimaas.runtime.sources import resolve_source
@@ -60,11 +61,13 @@ class ModelManager:
         data_dir: Path,
         *,
         store: ArtifactStore | None = None,
-        llama_server: Path | None = None,
+        native: NativeEngine | None = None,
         predict_metrics: PredictMetrics | None = None,
+        engine_metrics: EngineMetrics | None = None,
     ) -> None:
         self.settings = settings
-        self.llama_server = llama_server
+        self.native = native or NativeEngine(None, check_model=None)
+        self.engine_metrics = engine_metrics
         self.data_dir = data_dir
         self.store = store or ArtifactStore(data_dir / "artifacts")
         self.predict_metrics = predict_metrics
@@ -94,11 +97,14 @@ class ModelManager:
 
     async def _ensure_loaded(self, spec: ModelSpec) -> _Entry:
         entry = self._loaded.get(spec.version_id)
-        if entry is not None:
+        if entry is not None and not _exited(entry.model):
             return entry
         lock = self._locks.setdefault(spec.version_id, asyncio.Lock())
         async with lock:
             entry = self._loaded.get(spec.version_id)
+            if entry is not None and _exited(entry.model):
+                await self._drop_dead(entry)
+                entry = None
             if entry is None:
                 local = await run_in_threadpool(self._open_artifact, spec)
                 try:
@@ -183,17 +189,8 @@ class ModelManager:
                 metrics=self.predict_metrics,
             )
         path = await run_in_threadpool(self._path, spec, local)
-        log_llama = self.settings.llama_log
-        if spec.runtime == "llama.cpp" and self.llama_server is not None:
-            # Started from the event loop's thread: the child's parent-death signal follows
-            # the thread that forked it, and this one lives as long as the server.
-            config = self._llama_config(spec, path, local)
-            return await LlamaServerModel.start(
-                spec.name, config, binary=self.llama_server, log=log_llama
-            )
         if spec.runtime == "llama.cpp":
-            config = self._llama_config(spec, path, local)
-            return await run_in_threadpool(LlamaCppModel, spec.name, config, log=log_llama)
+            return await self._load_gguf(spec, self._llama_config(spec, path, local))
         if spec.runtime == "transformers":
             options = self._transformers_config(spec, path)
             return await run_in_threadpool(hf.TransformersModel, spec.name, options)
@@ -205,6 +202,43 @@ class ModelManager:
             max_delay=self.settings.embedding_max_delay_ms / 1000,
             threads=spec.options.threads or self.settings.threads,
         )
+
+    async def _load_gguf(self, spec: ModelSpec, config: LlamaCppConfig) -> LoadedModel:
+        """On llama-server where its binary has proven itself, else (or when its child dies
+        while starting) on xllamacpp; a model that fails on both is a 503 naming why."""
+        log_llama = self.settings.llama_log
+        native_failure = None
+        binary = await self.native.binary()
+        if binary is not None:
+            try:
+                # Started from the event loop's thread: the child's parent-death signal
+                # follows the thread that forked it, and this one lives as long as the server.
+                return await LlamaServerModel.start(spec.name, config, binary=binary, log=log_llama)
+            except EngineDied as died:
+                self.native.died(spec.name, died, when="died_starting")
+                if self.native.required:
+                    raise
+                native_failure = died.message
+        if self.native.fallback_cause is not None and self.engine_metrics is not None:
+            self.engine_metrics.fallbacks.labels(spec.name, self.native.fallback_cause).inc()
+        try:
+            return await run_in_threadpool(LlamaCppModel, spec.name, config, log=log_llama)
+        except Exception as exc:
+            log.exception("xllamacpp could not load %s", spec.name)
+            before = f"{native_failure} " if native_failure else ""
+            raise Unavailable(
+                f"Model '{spec.name}' could not be loaded on any backend: {before}"
+                f"xllamacpp failed ({type(exc).__name__}: {str(exc)[:200]})."
+            ) from exc
+
+    async def _drop_dead(self, entry: _Entry) -> None:
+        """A model whose engine child died while serving: unload it, and say how it died;
+        the next load runs it on the fallback."""
+        model = entry.model
+        assert isinstance(model, LlamaServerModel)
+        died = await model.death("while serving")
+        self.native.died(entry.spec.name, died, when="died_serving")
+        await self._unload(entry)
 
     async def _make_room(self, needed: int, name: str) -> None:
         while self.used_bytes() + needed > self.budget_bytes and self._loaded:
@@ -245,7 +279,13 @@ class ModelManager:
                     await self._unload(entry)
 
     async def close(self) -> None:
+        await self.native.aclose()
         if self._reaper is not None:
             self._reaper.cancel()
         for entry in list(self._loaded.values()):
             await self._unload(entry)
+
+
+def _exited(model: LoadedModel) -> bool:
+    """A model whose engine child process has ended (it died: closed ones are unloaded)."""
+    return isinstance(model, LlamaServerModel) and model.exited

@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from aimaas import __version__
 from aimaas.config import Settings
+from aimaas.engine.native import NativeEngine
 from aimaas.engine.types import TextGenerator
 from aimaas.evaluate.service import EvaluationService
 from aimaas.jobs.runner import JobRunner
@@ -21,7 +22,7 @@ from aimaas.optimize.service import OptimizationService
 from aimaas.registry.db import Database
 from aimaas.registry.store import open_store
 from aimaas.runtime.catalog import SpecCache
-from aimaas.runtime.defaults import register_default_models
+from aimaas.runtime.defaults import check_model, register_default_models
 from aimaas.runtime.llm import LLMService
 from aimaas.runtime.manager import ModelManager
 from aimaas.runtime.predict import PredictionService
@@ -66,8 +67,9 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
         settings.engine,
         settings.storage.data_dir,
         store=store,
-        llama_server=settings.llama_server_path,
+        native=native_engine(settings),
         predict_metrics=metrics.predict,
+        engine_metrics=metrics.engine,
     )
     metrics.watch_slots(lambda: slot_counts(manager))
     specs = SpecCache(db)
@@ -93,6 +95,15 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
     )
 
 
+def native_engine(settings: Settings) -> NativeEngine:
+    """The llama-server binary GGUF models may run on, to be checked at start-up."""
+    return NativeEngine(
+        settings.llama_server_path,
+        check_model=check_model(),
+        required=settings.engine.gguf_backend == "llama-server",
+    )
+
+
 def slot_counts(manager: ModelManager) -> dict[str, tuple[int, int]]:
     counts = {}
     for name, model in manager.loaded.items():
@@ -109,6 +120,7 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(open_services, settings, lifecycle, metrics)
         app.state.services = services
+        services.manager.native.start_check()  # off the request path; the first GGUF waits
         await services.runner.start()
         services.ready = True
         try:

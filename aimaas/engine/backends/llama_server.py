@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from aimaas.engine.admission import Admission
+from aimaas.engine.backends.child import StderrTail, describe_exit
 from aimaas.engine.backends.llamacpp import LlamaCppConfig, llama_features
 from aimaas.engine.backends.uds_http import UnixHTTPClient
 from aimaas.engine.gguf import GgufInfo, read_gguf
 from aimaas.engine.types import Chunk, Endpoint
-from aimaas.errors import Unavailable
+from aimaas.errors import EngineDied, Unavailable
 from aimaas.subprocesses import die_with_parent
 
 _PATHS: dict[Endpoint, str] = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
@@ -41,6 +42,7 @@ class LlamaServerModel:
         socket: Path,
         key: str,
         info: GgufInfo,
+        stderr: StderrTail,
     ) -> None:
         self.name = name
         self.config = config
@@ -50,6 +52,7 @@ class LlamaServerModel:
         self._process = process
         self._socket = socket
         self._key = key
+        self._stderr = stderr
         self._client: UnixHTTPClient | None = None
 
     @classmethod
@@ -88,18 +91,18 @@ class LlamaServerModel:
                 "--chat-template-file",
                 str(_write_private(folder, "template.jinja", config.chat_template)),
             ]
-        if not log:
-            argv += ["--log-disable"]
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=None if log else subprocess.DEVNULL,
-            stderr=None if log else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # always read: its last lines say how a child died
             preexec_fn=die_with_parent,
             pass_fds=config.fds,  # a memory-backed GGUF: the same /proc/self/fd/N in the child
         )
+        assert process.stderr is not None
+        stderr = StderrTail(process.stderr, echo=log)
         info = await asyncio.to_thread(read_gguf, config.path)  # off the event loop
-        model = cls(name, config, process, socket, key, info)
+        model = cls(name, config, process, socket, key, info, stderr)
         try:
             await model._wait_ready(timeout)
         except BaseException:
@@ -121,7 +124,7 @@ class LlamaServerModel:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             if self._process.poll() is not None:
-                raise Unavailable(f"llama-server for '{self.name}' exited while starting.")
+                raise await self.death("while starting")
             try:
                 async with self._http().request("GET", "/health") as response:
                     await response.read()
@@ -131,6 +134,21 @@ class LlamaServerModel:
                 pass
             await asyncio.sleep(0.1)
         raise Unavailable(f"llama-server for '{self.name}' did not start in {timeout:.0f}s.")
+
+    async def death(self, when: str) -> EngineDied:
+        """The error for a child that has ended, once its last stderr lines are read."""
+        await asyncio.to_thread(self._stderr.wait_closed)
+        how = describe_exit(self._process.returncode)
+        return EngineDied(
+            f"llama-server for '{self.name}' died {when} ({how}).",
+            how=how,
+            stderr=self._stderr.text(),
+        )
+
+    @property
+    def exited(self) -> bool:
+        """Whether the child has ended (a model whose child died is never used again)."""
+        return self._process.poll() is not None
 
     @property
     def busy(self) -> bool:
@@ -161,9 +179,18 @@ class LlamaServerModel:
                         continue  # read on to the end, so the connection can be reused
                     yield json.loads(line[6:])
         except (OSError, asyncio.IncompleteReadError) as exc:
+            if await asyncio.to_thread(self._ended_within, 1.0):
+                raise await self.death("while serving") from exc
             raise Unavailable(f"llama-server for '{self.name}' is not answering.") from exc
         finally:
             self.admission.leave()
+
+    def _ended_within(self, seconds: float) -> bool:
+        try:
+            self._process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     async def aclose(self) -> None:
         if self._client is not None:
