@@ -325,16 +325,18 @@ LLAMA_SERVER_VERSION = "0.3.36"  # the llama-cpp-python sdist whose llama.cpp is
 LLAMA_SERVER_RECIPE = "noamx"  # scripts/build-llama-server.sh RECIPE: its flags
 
 
-def default_llama_server_binary() -> Path:
+def cache_dir() -> Path:
+    """What aimaas builds once per machine and reuses (a native llama-server, joined model
+    files, exported graphs): AIMAAS_CACHE_DIR, else $XDG_CACHE_HOME/aimaas or ~/.cache/aimaas."""
     cache = os.environ.get("AIMAAS_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "aimaas"
     )
-    return (
-        Path(cache)
-        / f"llama-server-{LLAMA_SERVER_VERSION}-{LLAMA_SERVER_RECIPE}"
-        / "bin"
-        / "llama-server"
-    )
+    return Path(cache)
+
+
+def default_llama_server_binary() -> Path:
+    folder = f"llama-server-{LLAMA_SERVER_VERSION}-{LLAMA_SERVER_RECIPE}"
+    return cache_dir() / folder / "bin" / "llama-server"
 
 
 def load_settings(**overrides: object) -> Settings:
