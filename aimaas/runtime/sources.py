@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aimaas.errors import InvalidInput, NotFound
+from aimaas.runtime.joined import JoinedFile
 
 
 def package_dir(package: str) -> Path | None:
@@ -21,6 +22,8 @@ def package_dir(package: str) -> Path | None:
 
 
 def source_available(source: dict[str, Any]) -> bool:
+    if "parts" in source:
+        return JoinedFile.from_source(source).installed()
     if "package" in source:
         return package_dir(str(source["package"])) is not None
     return Path(str(source.get("path", ""))).exists()
@@ -33,6 +36,8 @@ def resolve_source(source: dict[str, Any], *, data_dir: Path) -> Path:
         if not path.exists():
             raise NotFound(f"The model file registered at {path.name!r} is missing.")
         return path
+    if "parts" in source:  # byte slices across packages, joined once and verified
+        return JoinedFile.from_source(source).ensure()
     package = str(source.get("package", ""))
     folder = package_dir(package)
     if folder is None:

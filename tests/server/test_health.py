@@ -60,6 +60,8 @@ def test_models_list_is_openai_shaped_with_the_defaults(api: Api) -> None:
     listing = api.client.get("/v1/models", headers=api.auth()).json()
     assert listing["object"] == "list"
     assert {m["id"] for m in listing["data"]} == {
+        "qwen2.5-coder-1.5b-instruct",
+        "qwen2.5-coder-0.5b-instruct",
         "smollm2-135m-instruct",
         "gemma-3-270m",
         "all-minilm-l6-v2",

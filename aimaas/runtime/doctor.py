@@ -1,0 +1,148 @@
+"""What runs here, tried for real: the CPU's features, whether the native llama-server
+passes its check, and each default model loaded on the backend aimaas would pick and asked
+to answer. ``aimaas doctor`` prints it; anything broken is named."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aimaas.config import Settings
+from aimaas.engine.backends.llama_server import LlamaServerModel
+from aimaas.engine.backends.llamacpp import LlamaCppModel
+from aimaas.engine.native import NativeEngine
+from aimaas.engine.types import TextGenerator
+from aimaas.errors import AimaasError
+from aimaas.runtime.defaults import DEFAULT_MODELS, check_model
+from aimaas.runtime.embeddings import Embedder
+from aimaas.runtime.manager import ModelManager
+from aimaas.runtime.sources import source_available
+from aimaas.runtime.specs import FORMAT_RUNTIMES, ModelSpec
+
+# The CPU features that decide which kernels llama.cpp and PyTorch use.
+FEATURES = (
+    "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+    "avx_vnni", "amx_tile", "amx_int8", "amx_bf16",
+)  # fmt: skip
+QUESTION = "What is the capital of France? Answer with one word."
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    model: str
+    features: tuple[str, ...]  # those of FEATURES the CPU has
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    name: str
+    backend: str  # llama-server, xllamacpp, sentence-transformers, ...
+    why: str
+    ok: bool
+    answer: str  # what it generated, or the error
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    cpu: CpuInfo
+    llama_server: str  # path and state
+    llama_server_ok: bool  # False only for a binary that exists and failed
+    models: tuple[ModelCheck, ...]
+
+    @property
+    def broken(self) -> list[str]:
+        names = [] if self.llama_server_ok else ["llama-server"]
+        return names + [m.name for m in self.models if not m.ok]
+
+
+def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuInfo:
+    model, flags = "unknown", set[str]()
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return CpuInfo(model, tuple(f for f in FEATURES if f in flags))
+
+
+def _spec(model: dict[str, object]) -> ModelSpec:
+    details = model["details"]
+    assert isinstance(details, dict)
+    return ModelSpec(
+        version_id=f"doctor-{model['name']}",
+        name=str(model["name"]),
+        runtime=FORMAT_RUNTIMES[str(model["format"])],
+        capabilities=frozenset(details["capabilities"]),
+        source=details["source"],
+    )
+
+
+async def diagnose(settings: Settings, *, only: list[str] | None = None) -> Diagnosis:
+    native = NativeEngine(
+        settings.llama_server_path,
+        check_model=check_model(),
+        required=settings.engine.gguf_backend == "llama-server",
+    )
+    native.start_check()
+    await native.binary()  # the check's verdict, before any model
+    native_ok = native.state != "broken"
+    where = str(native.path) if native.path else "-"
+    summary = f"{where}: {native.reason}"
+    checks = []
+    manager = ModelManager(settings.engine, settings.storage.data_dir, native=native)
+    try:
+        for model in DEFAULT_MODELS:
+            if only and model["name"] not in only:
+                continue
+            checks.append(await _check_model(manager, model))
+    finally:
+        await manager.close()
+    return Diagnosis(cpu_info(), summary, native_ok, tuple(checks))
+
+
+async def _check_model(manager: ModelManager, model: dict[str, object]) -> ModelCheck:
+    spec = _spec(model)
+    started = time.perf_counter()
+    if not source_available(spec.source):
+        return ModelCheck(spec.name, "-", "its package is not installed", False, "", 0.0)
+    backend: str = spec.runtime
+    why = "its format"
+    try:
+        async with manager.use(spec) as loaded:
+            if isinstance(loaded, LlamaServerModel):
+                backend, why = "llama-server", manager.native.reason
+            elif isinstance(loaded, LlamaCppModel):
+                backend, why = "xllamacpp", f"llama-server {manager.native.reason}"
+            answer = await _try(spec, loaded)
+        ok = bool(answer.strip())
+    except AimaasError as exc:
+        answer, ok = exc.message, False
+    await manager.close()  # one model in memory at a time
+    return ModelCheck(spec.name, backend, why, ok, answer, time.perf_counter() - started)
+
+
+async def _try(spec: ModelSpec, model: object) -> str:
+    if isinstance(model, TextGenerator):
+        chat = "chat" in spec.capabilities
+        body: dict[str, object] = {"max_tokens": 8, "temperature": 0}
+        if chat:
+            body["messages"] = [{"role": "user", "content": QUESTION}]
+        else:
+            body["prompt"] = "The capital of France is"
+        text = ""
+        async for chunk in model.stream("chat" if chat else "completions", body):
+            if "error" in chunk:
+                raise AimaasError(str(chunk["error"].get("message", chunk["error"])))
+            for choice in chunk.get("choices", []):
+                text += (choice.get("delta") or {}).get("content") or choice.get("text") or ""
+        return text.strip()
+    if isinstance(model, Embedder):
+        vectors, _ = await model.embed(["The capital of France is Paris."])
+        return f"{len(vectors[0])} dimensions"
+    return "loaded"
