@@ -27,6 +27,10 @@ QWEN_05B = {
     "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 }
 DEFAULT_CHAT_MODEL = "qwen2.5-coder-1.5b-instruct"
+# Qwen2.5's chat template as Qwen fixed it (the 0.5B file carries it): the 1.5B file's older
+# copy writes its tool-call example with doubled braces, and llama.cpp then finds no tool
+# call syntax in it, so "required" and named tool choices were not constrained to a call.
+QWEN_TEMPLATE = (Path(__file__).parent / "templates" / "qwen2.5-instruct.jinja").read_text()
 
 DEFAULT_MODELS: list[dict[str, object]] = [
     {
@@ -38,6 +42,7 @@ DEFAULT_MODELS: list[dict[str, object]] = [
         "details": {
             "capabilities": ["chat", "completions"],
             "source": QWEN_15B,
+            "options": {"chat_template": QWEN_TEMPLATE},
             "license": "Apache-2.0",
         },
     },
