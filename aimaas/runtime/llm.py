@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from aimaas.engine.chunks import Chunk, clean_chunk, error_of, has_tokens, usage_of
+from aimaas.engine.tool_calls import BareCall, ForcedCall, force_call
 from aimaas.engine.types import Endpoint, TextGenerator
 from aimaas.errors import AimaasError, EngineDied, InvalidInput, Unavailable
 from aimaas.observability.metrics import LLMMetrics
@@ -86,6 +87,27 @@ _FEATURE_OF: dict[str, tuple[str, object]] = {
     "n": ("n", 1),
     "stop": ("stop", None),
 }
+
+
+def _tool_calls(
+    request: GenerationRequest, model: TextGenerator, body: dict[str, Any]
+) -> ForcedCall | BareCall | None:
+    """How tool calls are read from this request's answer (engine/tool_calls.py): a forced
+    choice is sent with its call's JSON schema; ``auto`` also takes a bare JSON call."""
+    if not isinstance(request, ChatCompletionRequest) or not request.tools:
+        return None
+    if request.tool_choice == "none" or "grammar" not in model.features:
+        return None
+    if request.tool_choice == "required" or request.tool_choice_name is not None:
+        if request.response_format is not None:
+            raise InvalidInput(
+                "'response_format' cannot be combined with a 'tool_choice' that requires a "
+                "call (the call's arguments follow the tool's parameters); remove one.",
+                param="response_format",
+            )
+        force_call(body)
+        return ForcedCall()
+    return BareCall(frozenset(tool.function.name for tool in request.tools))
 
 
 def _check_request(request: GenerationRequest, model: TextGenerator, name: str) -> None:
@@ -246,7 +268,12 @@ class LLMService:
                 async with self.manager.use(spec) as model:
                     assert isinstance(model, TextGenerator)
                     _check_request(request, model, spec.name)
-                    async for raw in model.stream(endpoint, llama_body(request)):
+                    body = llama_body(request)
+                    chunks = model.stream(endpoint, body)
+                    calls = _tool_calls(request, model, body)
+                    if calls is not None:
+                        chunks = calls.transform(chunks)
+                    async for raw in chunks:
                         answered = True
                         yield raw
                 return
