@@ -66,6 +66,7 @@ class LlamaServerModel:
         timeout: float = 300,
     ) -> LlamaServerModel:
         """Start the child (from the calling event loop's thread) and wait until it serves."""
+        info = await asyncio.to_thread(read_gguf, config.path)  # off the event loop
         folder = Path(tempfile.mkdtemp(prefix="aimaas-llama-"))  # mode 0700
         socket = folder / "llama.sock"
         key = secrets.token_urlsafe(32)
@@ -101,7 +102,8 @@ class LlamaServerModel:
         )
         assert process.stderr is not None
         stderr = StderrTail(process.stderr, echo=log)
-        info = await asyncio.to_thread(read_gguf, config.path)  # off the event loop
+        # No await between the child's start and this try: a cancelled start (a server that
+        # stops while a model loads) still stops its child.
         model = cls(name, config, process, socket, key, info, stderr)
         try:
             await model._wait_ready(timeout)
@@ -198,6 +200,8 @@ class LlamaServerModel:
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
+        if self._client is not None:
+            self._client.drop()  # idle connections; aclose() has already closed them
         if self._process.poll() is None:
             self._process.terminate()
             try:

@@ -126,6 +126,12 @@ class UnixHTTPClient:
             else:
                 writer.close()
 
+    def drop(self) -> None:
+        """Close the idle connections without waiting (from synchronous code)."""
+        idle, self._idle = self._idle, []
+        for _, writer in idle:
+            writer.close()
+
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
         for _, writer in idle:
