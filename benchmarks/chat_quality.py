@@ -76,7 +76,9 @@ from benchmarks.common import (
     log_tail,
     median_of,
     ms,
+    parse_int_list,
     percentile,
+    positive_int,
     process_cpu_seconds,
     raise_on_sigterm,
     render_table,
@@ -754,20 +756,6 @@ def print_report(meta: dict[str, Any], reports: list[ModelReport], concurrency: 
 
 # ---------------------------------------------------------------------------------------------
 # Entry point
-
-
-def parse_int_list(text: str) -> list[int]:
-    values = [int(v) for v in text.split(",") if v.strip()]
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def parse_models(text: str) -> list[str]:

@@ -10,6 +10,7 @@ peers' venvs import it too.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
@@ -399,3 +400,21 @@ def multipart(filename: str, content: bytes, fields: dict[str, str]) -> tuple[by
     )
     body = "".join(parts).encode() + head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line arguments
+
+
+def parse_int_list(text: str) -> list[int]:
+    values = [int(v) for v in text.split(",") if v.strip()]
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value

@@ -47,6 +47,7 @@ from benchmarks.common import (
     DEFAULT_CACHE,
     HOST,
     MAIN_PYTHON,
+    REPO_ROOT,
     SMALL_CMD_TIMEOUT_S,
     TORCH_PIN,
     Unavailable,
@@ -59,7 +60,9 @@ from benchmarks.common import (
     machine_busy_seconds,
     median_of,
     ms,
+    parse_int_list,
     percentile,
+    positive_int,
     purelib,
     raise_on_sigterm,
     ratio,
@@ -192,6 +195,7 @@ class BenchContext:
     threads: int
     max_concurrency: int
     work_dir: Path  # temporary: server logs and aimaas data dir
+    model: str = "gemma-3-270m"  # the aimaas model name every server answers to
 
     @property
     def log_dir(self) -> Path:
@@ -204,6 +208,24 @@ def main_python() -> Path:
     if not MAIN_PYTHON.exists():
         raise Unavailable(f"{MAIN_PYTHON} not found (the aimaas venv)")
     return MAIN_PYTHON
+
+
+# The default chat model: Qwen's file joined from its slice packages (aimaas/runtime/joined.py).
+QWEN_GGUF_CODE = (
+    "from aimaas.runtime.defaults import QWEN_15B; from aimaas.runtime.joined import JoinedFile; "
+    "print(JoinedFile.from_source(QWEN_15B).ensure())"
+)
+MODELS = ("gemma-3-270m", "qwen2.5-coder-1.5b-instruct")
+
+
+def ensure_model_gguf(cache: Path, model: str) -> Path:
+    """The GGUF of ``model``, one of MODELS (no download)."""
+    if model == "gemma-3-270m":
+        return ensure_gguf(cache)
+    found = capture([main_python(), "-c", QWEN_GGUF_CODE])
+    if not Path(found).is_file():
+        raise Unavailable(f"the {model} GGUF: {found}")
+    return Path(found)
 
 
 def ensure_gguf(cache: Path) -> Path:
@@ -248,41 +270,17 @@ def ensure_llama_cpp_sources(cache: Path) -> Path:
 
 
 def ensure_llama_server(cache: Path) -> Path:
-    """Build llama.cpp's llama-server natively (skipped when the binary exists)."""
-    build = cache / "llama.cpp-build"
-    binary = build / "bin" / "llama-server"
-    if binary.exists():
-        return binary
-    src = ensure_llama_cpp_sources(cache) / "vendor" / "llama.cpp"
+    """The llama-server aimaas builds and proves (scripts/build-llama-server.sh: native,
+    without AMX, installed only after its smoke check): one recipe for aimaas and its peer."""
     log = cache / "logs" / "llama-server-build.log"
-    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     run_logged(
-        [
-            "cmake",
-            "-S",
-            src,
-            "-B",
-            build,
-            *generator,
-            "-DCMAKE_BUILD_TYPE=Release",
-            "-DGGML_NATIVE=ON",
-            "-DLLAMA_CURL=OFF",
-            "-DLLAMA_BUILD_TESTS=OFF",
-            "-DLLAMA_BUILD_EXAMPLES=OFF",
-            "-DLLAMA_BUILD_SERVER=ON",
-            # No network at build time: no prebuilt web UI download, no HTTPS in the server.
-            "-DLLAMA_USE_PREBUILT_UI=OFF",
-            "-DLLAMA_OPENSSL=OFF",
-        ],
-        log,
-    )
-    run_logged(
-        ["cmake", "--build", build, "--target", "llama-server", "-j2"],
+        [REPO_ROOT / "scripts" / "build-llama-server.sh", main_python()],
         log,
         timeout_s=BUILD_TIMEOUT_S,
     )
-    if not binary.exists():
-        raise Unavailable(f"build finished but {binary} is missing; see {log}")
+    binary = Path(log.read_text().strip().splitlines()[-1])
+    if not binary.is_file():
+        raise Unavailable(f"the build printed no binary; see {log}")
     return binary
 
 
@@ -295,7 +293,11 @@ def ensure_llama_cpp_python(cache: Path) -> Path:
     log = cache / "logs" / "llama-cpp-python-install.log"
     if not python.exists():
         run_logged([main_python(), "-m", "venv", venv], log)
-    env = env_with({"CMAKE_ARGS": "-DGGML_NATIVE=ON", "CMAKE_BUILD_PARALLEL_LEVEL": "2"})
+    # Without ggml's AMX kernels, as scripts/build-llama-server.sh (they segfault on Sapphire
+    # Rapids and later: llama.cpp issue 20824).
+    no_amx = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    cmake = f"-DGGML_NATIVE=ON -DCMAKE_C_FLAGS='{no_amx}' -DCMAKE_CXX_FLAGS='{no_amx}'"
+    env = env_with({"CMAKE_ARGS": cmake, "CMAKE_BUILD_PARALLEL_LEVEL": "2"})
     run_logged(
         [python, "-m", "pip", "install", f"llama-cpp-python[server]=={LLAMA_CPP_PYTHON_VERSION}"],
         log,
@@ -436,7 +438,7 @@ def prepare_llama_server(ctx: BenchContext) -> ServerSpec:
         name="llama-server",
         argv=argv,
         port=port,
-        model=AIMAAS_MODEL,
+        model=ctx.model,
         api_key=key,
         body_variants=[{"ignore_eos": True, **USAGE}, {"ignore_eos": True}],
         system_info=lambda _log: llama_server_info(binary),
@@ -457,7 +459,7 @@ def prepare_llama_cpp_python(ctx: BenchContext) -> ServerSpec:
         "--port",
         str(port),
         "--model_alias",
-        AIMAAS_MODEL,
+        ctx.model,
         "--n_threads",
         str(ctx.threads),
         "--n_threads_batch",
@@ -475,7 +477,7 @@ def prepare_llama_cpp_python(ctx: BenchContext) -> ServerSpec:
         name="llama-cpp-python",
         argv=argv,
         port=port,
-        model=AIMAAS_MODEL,
+        model=ctx.model,
         api_key=key,
         ready_path="/v1/models",
         # No ignore_eos here; min_tokens keeps EOS away until the 64th token.
@@ -545,7 +547,7 @@ def prepare_aimaas(ctx: BenchContext) -> ServerSpec:
         name="aimaas",
         argv=argv,
         port=port,
-        model=AIMAAS_MODEL,
+        model=ctx.model,
         env_overrides=env,
         api_key_file=data_dir / "admin.key",
         body_variants=[
@@ -1249,20 +1251,6 @@ def print_report(
 # Entry point
 
 
-def parse_int_list(text: str) -> list[int]:
-    values = [int(v) for v in text.split(",") if v.strip()]
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def parse_servers(text: str) -> list[str]:
     names = [v.strip() for v in text.split(",") if v.strip()]
     unknown = [n for n in names if n not in ALL_SERVERS]
@@ -1343,6 +1331,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=Path(os.environ.get(CACHE_ENV, DEFAULT_CACHE)),
         help=f"builds, venvs and model files (default: ${CACHE_ENV} or {DEFAULT_CACHE})",
     )
+    parser.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        default="gemma-3-270m",
+        help="the GGUF every server runs (default: gemma-3-270m)",
+    )
     parser.add_argument("--json-out", type=Path, default=None, help="also write results here")
     parser.add_argument(
         "--prepare-only",
@@ -1413,7 +1407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeats=args.repeats,
     )
     try:
-        gguf = ensure_gguf(cache)
+        gguf = ensure_model_gguf(cache, args.model)
     except Unavailable as exc:
         print(f"cannot assemble the GGUF: {exc}", file=sys.stderr)
         return 2
@@ -1424,6 +1418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             threads=args.threads,
             max_concurrency=max(args.concurrency),
             work_dir=Path(work),
+            model=args.model,
         )
         prepared = prepare_all(args.servers, ctx)
         if args.prepare_only:
@@ -1432,7 +1427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios = compute_ratios(reports)
     meta = {
         "host": host_info(),
-        "model": GGUF_NAME,
+        "model": gguf.name,
         "threads": args.threads,
         "max_tokens": MAX_TOKENS,
         "concurrency": args.concurrency,

@@ -14,6 +14,7 @@ it to install only a binary that passed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -143,8 +144,11 @@ class NativeEngine:
             )
 
     async def aclose(self) -> None:
+        """Stop a check still running, and wait until its child and connections are closed."""
         if self._check is not None and not self._check.done():
             self._check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._check
 
 
 def main(argv: list[str]) -> int:

@@ -23,7 +23,7 @@ import json
 import re
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aimaas.engine.types import Chunk
@@ -84,17 +84,24 @@ class _Forced:
     sent_call: bool = False
 
 
-class ForcedCall:
-    """The streamed JSON of a schema-forced call -> tool-call deltas."""
-
-    def __init__(self) -> None:
-        self._choices: dict[int, _Forced] = {}
+class _PerChoice:
+    """A rewrite of each choice of each chunk, in place, as the stream passes."""
 
     async def transform(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
         async for chunk in chunks:
             for choice in chunk.get("choices") or []:
                 self._choice(choice)
             yield chunk
+
+    def _choice(self, choice: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class ForcedCall(_PerChoice):
+    """The streamed JSON of a schema-forced call -> tool-call deltas."""
+
+    def __init__(self) -> None:
+        self._choices: dict[int, _Forced] = {}
 
     def _choice(self, choice: dict[str, Any]) -> None:
         state = self._choices.setdefault(choice.get("index", 0), _Forced())
@@ -134,18 +141,12 @@ class _Bare:
     passing: bool = False  # decided: plain text, sent as it comes
 
 
-@dataclass
-class BareCall:
+class BareCall(_PerChoice):
     """Bare JSON calls in ``auto`` answers -> tool calls; anything else untouched."""
 
-    tools: frozenset[str]
-    _choices: dict[int, _Bare] = field(default_factory=dict)
-
-    async def transform(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
-        async for chunk in chunks:
-            for choice in chunk.get("choices") or []:
-                self._choice(choice)
-            yield chunk
+    def __init__(self, tools: frozenset[str]) -> None:
+        self.tools = tools
+        self._choices: dict[int, _Bare] = {}
 
     def _choice(self, choice: dict[str, Any]) -> None:
         state = self._choices.setdefault(choice.get("index", 0), _Bare())
