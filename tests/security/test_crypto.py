@@ -54,8 +54,10 @@ def test_round_trip_and_size(size: int) -> None:
     pieces = [data[i : i + 7] for i in range(0, size, 7)]
     streamed = b"".join(crypto.encrypt_chunks(key, CONTEXT, pieces, chunk_size=CHUNK))
     assert crypto.decrypt(key, CONTEXT, streamed) == data
-    if size:
-        assert data[: min(size, 16)] not in sealed[HEAD:]
+    # The plaintext does not show through. Only a run of 16 bytes can be asked for: a short
+    # one turns up in random ciphertext by chance (one byte in 29: 11 % of runs).
+    if size >= 16:
+        assert data[:16] not in sealed[HEAD:]
 
 
 def test_the_default_chunk_is_one_mib_and_memory_stays_at_two_chunks() -> None:
