@@ -184,6 +184,13 @@ class EngineSettings(BaseModel):
     embedding_max_batch: int = Field(
         128, ge=1, le=4096, description="Most texts embedded in one forward pass."
     )
+    embedding_backend: Literal["auto", "torch-bf16", "onnx", "torch"] = Field(
+        "auto",
+        description="Where sentence-transformers models run: auto is the fastest that works "
+        "here and stays within 1e-3 cosine of float32 (PyTorch in bfloat16 on CPUs with "
+        "AVX512_BF16 or AMX, else ONNX Runtime, else PyTorch in float32); any other value "
+        "insists on that one.",
+    )
     embedding_max_delay_ms: float = Field(
         2.0, ge=0, le=1000, description="How long an embedding batch waits for more requests."
     )

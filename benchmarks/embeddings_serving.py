@@ -4,9 +4,12 @@ sentence-transformers encoding the same sentences in-process, on this machine, i
 16 concurrent clients (one keep-alive connection each, raw asyncio HTTP so the client costs
 little) each send requests of 8 sentences. The peer encodes exactly the same sentences with
 ``SentenceTransformer.encode`` in this process, after the server has stopped (2 cores: the
-two never run at the same time). Prints sentences/s for both and the ratio.
+two never run at the same time). Prints sentences/s for both, the ratios, and how far the
+served vectors are from the in-process float32 ones (1 - cosine). ``--backends auto,onnx``
+runs one server per embedding backend in the same run.
 
     python benchmarks/embeddings_serving.py [--clients 16] [--requests 20] [--per-request 8]
+        [--rounds 3] [--backends auto]
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import free_port
 
 MODEL = "all-minilm-l6-v2"
+SAMPLE = 256  # sentences whose served vectors are compared with in-process float32
 WORDS = [
     "river",
     "mountain",
@@ -62,9 +69,13 @@ def sentences(count: int) -> list[str]:
     return out
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, port: int, backend: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIMAAS_")}
-    env |= {"AIMAAS_DATA_DIR": str(data_dir), "AIMAAS_SERVER__ACCESS_LOG": "false"}
+    env |= {
+        "AIMAAS_DATA_DIR": str(data_dir),
+        "AIMAAS_SERVER__ACCESS_LOG": "false",
+        "AIMAAS_ENGINE__EMBEDDING_BACKEND": backend,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "aimaas", "serve", "--port", str(port)],
         env=env,
@@ -128,17 +139,36 @@ async def drive(port: int, key: str, batches: list[list[str]], clients: int) -> 
     return sum(counts) / elapsed
 
 
-def measure_aimaas(batches: list[list[str]], clients: int, rounds: int) -> tuple[float, float]:
-    """Median sentences/s over rounds, and the client's CPU seconds."""
+def served_vectors(port: int, key: str, texts: list[str]) -> np.ndarray:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/embeddings",
+        data=json.dumps({"model": MODEL, "input": texts}).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        data = json.loads(response.read())["data"]
+    return np.asarray([row["embedding"] for row in data], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Served:
+    rate: float  # median sentences/s over the rounds
+    client_cpu: float  # the client's CPU seconds over the rounds
+    sample: np.ndarray  # the vectors of the first SAMPLE sentences
+
+
+def measure_aimaas(batches: list[list[str]], clients: int, rounds: int, backend: str) -> Served:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        process = start_server(Path(tmp) / "data", port)
+        process = start_server(Path(tmp) / "data", port, backend)
         try:
             key = (Path(tmp) / "data" / "admin.key").read_text().strip()
             asyncio.run(drive(port, key, batches[:clients], clients))  # load the model, warm up
             cpu = time.process_time()
             rates = [asyncio.run(drive(port, key, batches, clients)) for _ in range(rounds)]
-            return statistics.median(rates), time.process_time() - cpu
+            cpu = time.process_time() - cpu
+            texts = [text for batch in batches for text in batch][:SAMPLE]
+            return Served(statistics.median(rates), cpu, served_vectors(port, key, texts))
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -147,9 +177,11 @@ def measure_aimaas(batches: list[list[str]], clients: int, rounds: int) -> tuple
                 process.kill()
 
 
-def measure_in_process(texts: list[str], per_request: int, rounds: int) -> tuple[float, float]:
+def measure_in_process(
+    texts: list[str], per_request: int, rounds: int
+) -> tuple[float, float, np.ndarray]:
     """sentence-transformers in this process: whole list at once (its default batch of 32),
-    and one request's worth at a time."""
+    and one request's worth at a time; and its vectors of the first SAMPLE sentences."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     from sentence_transformers import SentenceTransformer
 
@@ -170,7 +202,12 @@ def measure_in_process(texts: list[str], per_request: int, rounds: int) -> tuple
     small = statistics.median(
         rate(lambda: [model.encode(chunk) for chunk in chunks]) for _ in range(rounds)
     )
-    return whole, small
+    return whole, small, np.asarray(model.encode(texts[:SAMPLE]), dtype=np.float32)
+
+
+def cosine_gap(got: np.ndarray, want: np.ndarray) -> float:
+    cosine = (got * want).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
+    return float(1 - cosine.min())
 
 
 def main() -> None:
@@ -179,24 +216,39 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="requests per client")
     parser.add_argument("--per-request", type=int, default=8, help="sentences per request")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--backends",
+        default="auto",
+        help="comma-separated AIMAAS_ENGINE__EMBEDDING_BACKEND values, one server each "
+        "(auto, torch-bf16, onnx, torch)",
+    )
     args = parser.parse_args()
 
     texts = sentences(args.clients * args.requests * args.per_request)
     batches = [texts[i : i + args.per_request] for i in range(0, len(texts), args.per_request)]
-    served, client_cpu = measure_aimaas(batches, args.clients, args.rounds)
-    whole, small = measure_in_process(texts, args.per_request, args.rounds)
+    backends = args.backends.split(",")
+    served = {
+        backend: measure_aimaas(batches, args.clients, args.rounds, backend) for backend in backends
+    }
+    whole, small, reference = measure_in_process(texts, args.per_request, args.rounds)
 
     print(
         f"{len(texts)} sentences, {args.clients} clients x {args.requests} requests x "
         f"{args.per_request} sentences; medians of {args.rounds} rounds; {os.cpu_count()} cores"
     )
-    print(f"{'system':58} {'sentences/s':>12}")
-    print(f"{'aimaas /v1/embeddings (HTTP, auth, metering, batching)':58} {served:12.1f}")
+    print(f"{'system':58} {'sentences/s':>12} {'/ all':>6} {'/ (8)':>6} {'1 - cos':>8}")
+    for backend, result in served.items():
+        name = f"aimaas /v1/embeddings, embedding_backend={backend}"
+        gap = cosine_gap(result.sample, reference)
+        print(
+            f"{name:58} {result.rate:12.1f} {result.rate / whole:6.2f} "
+            f"{result.rate / small:6.2f} {gap:8.1e}"
+        )
     print(f"{'sentence-transformers in-process, encode(all)':58} {whole:12.1f}")
     print(f"{'sentence-transformers in-process, encode(8) per request':58} {small:12.1f}")
-    print(f"ratio aimaas / encode(all):        {served / whole:.2f}")
-    print(f"ratio aimaas / encode(8) each:     {served / small:.2f}")
-    print(f"client CPU: {client_cpu:.2f} s over {args.rounds} rounds")
+    cpu = ", ".join(f"{b} {r.client_cpu:.2f} s" for b, r in served.items())
+    print(f"client CPU over {args.rounds} rounds: {cpu}")
+    print(f"1 - cos: worst over the first {SAMPLE} sentences against encode(all) in float32")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from aimaas.config import load_settings
-from aimaas.runtime.doctor import FEATURES, diagnose
+from aimaas.cpu import FEATURES
+from aimaas.runtime.doctor import diagnose
 
 
 def doctor_command(

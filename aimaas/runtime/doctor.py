@@ -6,32 +6,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from aimaas.config import Settings
+from aimaas.cpu import Cpu, this_cpu
 from aimaas.engine.backends.llama_server import LlamaServerModel
 from aimaas.engine.backends.llamacpp import LlamaCppModel
 from aimaas.engine.native import NativeEngine
 from aimaas.engine.types import TextGenerator
 from aimaas.errors import AimaasError
 from aimaas.runtime.defaults import DEFAULT_MODELS, check_model
-from aimaas.runtime.embeddings import Embedder
+from aimaas.runtime.embeddings import Embedder, SentenceEmbedder
 from aimaas.runtime.manager import ModelManager
 from aimaas.runtime.sources import source_available
 from aimaas.runtime.specs import FORMAT_RUNTIMES, ModelSpec
 
-# The CPU features that decide which kernels llama.cpp and PyTorch use.
-FEATURES = (
-    "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-    "avx_vnni", "amx_tile", "amx_int8", "amx_bf16",
-)  # fmt: skip
 QUESTION = "What is the capital of France? Answer with one word."
-
-
-@dataclass(frozen=True)
-class CpuInfo:
-    model: str
-    features: tuple[str, ...]  # those of FEATURES the CPU has
 
 
 @dataclass(frozen=True)
@@ -46,7 +35,7 @@ class ModelCheck:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    cpu: CpuInfo
+    cpu: Cpu
     llama_server: str  # path and state
     llama_server_ok: bool  # False only for a binary that exists and failed
     models: tuple[ModelCheck, ...]
@@ -55,20 +44,6 @@ class Diagnosis:
     def broken(self) -> list[str]:
         names = [] if self.llama_server_ok else ["llama-server"]
         return names + [m.name for m in self.models if not m.ok]
-
-
-def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuInfo:
-    model, flags = "unknown", set[str]()
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown":
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    return CpuInfo(model, tuple(f for f in FEATURES if f in flags))
 
 
 def _spec(model: dict[str, object]) -> ModelSpec:
@@ -103,7 +78,7 @@ async def diagnose(settings: Settings, *, only: list[str] | None = None) -> Diag
             checks.append(await _check_model(manager, model))
     finally:
         await manager.close()
-    return Diagnosis(cpu_info(), summary, native_ok, tuple(checks))
+    return Diagnosis(this_cpu(), summary, native_ok, tuple(checks))
 
 
 async def _check_model(manager: ModelManager, model: dict[str, object]) -> ModelCheck:
@@ -119,6 +94,13 @@ async def _check_model(manager: ModelManager, model: dict[str, object]) -> Model
                 backend, why = "llama-server", manager.native.reason
             elif isinstance(loaded, LlamaCppModel):
                 backend, why = "xllamacpp", f"llama-server {manager.native.reason}"
+            elif isinstance(loaded, SentenceEmbedder):
+                backend = loaded.backend
+                why = "; ".join(loaded.passed_over) or (
+                    "the CPU computes in bfloat16"
+                    if backend == "torch-bf16"
+                    else "no native bfloat16 on this CPU"
+                )
             answer = await _try(spec, loaded)
         ok = bool(answer.strip())
     except AimaasError as exc:

@@ -1,6 +1,8 @@
-"""Sentence embeddings, dynamically batched across concurrent requests: a sentence-transformers
-model runs on ONNX Runtime (its graph exported once and cached, see ``onnx_embeddings``),
-or on PyTorch where the export is not possible."""
+"""Sentence embeddings, dynamically batched across concurrent requests. A
+sentence-transformers model runs, fastest first, where each works and agrees with the model
+in float32: on PyTorch in bfloat16 where the CPU computes in it natively (AVX512_BF16 or
+AMX), on ONNX Runtime in float32 (its graph exported once and cached, see
+``onnx_embeddings``), or on PyTorch in float32."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from aimaas.cpu import this_cpu
 from aimaas.runtime.batcher import DynamicBatcher
-from aimaas.runtime.onnx_embeddings import OnnxSentenceEncoder
+from aimaas.runtime.onnx_embeddings import PROBES, OnnxSentenceEncoder, cosine_gap
 
 log = logging.getLogger("aimaas.models")
 
@@ -26,10 +29,21 @@ class Embedder(Protocol):
     async def embed(self, texts: list[str]) -> tuple[list[np.ndarray], int]: ...
 
 
+EmbeddingBackend = Literal["torch-bf16", "onnx", "torch"]
+BF16_TOLERANCE = 1e-3  # most 1 - cosine between bfloat16 and float32 on the probe sentences
+TORCH_BATCH = 64  # sentences per PyTorch forward pass (sorted by length: less padding)
+
+
+def fastest_first() -> tuple[EmbeddingBackend, ...]:
+    """The backends to try here, fastest first."""
+    return ("torch-bf16", "onnx", "torch") if this_cpu().native_bf16 else ("onnx", "torch")
+
+
 class SentenceEmbedder:
-    """A sentence-transformers folder's model. ``backend="auto"`` runs it on ONNX Runtime
-    when its export succeeds and on PyTorch (saying why in the log) when it does not;
-    ``"onnx"`` and ``"torch"`` insist on one."""
+    """A sentence-transformers folder's model, on the first of ``backends`` that loads and
+    agrees with the model in float32 (``"auto"``: ``fastest_first()``); each one passed over
+    is logged with why. ``torch-bf16`` must stay within ``bf16_tolerance`` of float32 on
+    the probe sentences, ``onnx`` within ``onnx_embeddings.EXPORT_TOLERANCE``."""
 
     def __init__(
         self,
@@ -39,7 +53,8 @@ class SentenceEmbedder:
         max_batch: int,
         max_delay: float,
         threads: int,
-        backend: Literal["auto", "onnx", "torch"] = "auto",
+        backends: Literal["auto"] | tuple[EmbeddingBackend, ...] = "auto",
+        bf16_tolerance: float = BF16_TOLERANCE,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
         from transformers.utils import logging as hf_logging
@@ -47,32 +62,74 @@ class SentenceEmbedder:
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         self.name = name
+        self.bf16_tolerance = bf16_tolerance
         self.model: Any = None  # the SentenceTransformer, on PyTorch
         self.onnx: OnnxSentenceEncoder | None = None
-        if backend != "torch":
-            try:
-                self.onnx = OnnxSentenceEncoder(path, threads=threads)
-            except Exception as exc:
-                if backend == "onnx":
-                    raise
-                log.warning("Embedding model %s runs on PyTorch: no ONNX graph (%s)", name, exc)
-        if self.onnx is not None:
-            self.backend = "onnxruntime"
-            self.dimensions = self.onnx.dimensions
-        else:
-            import torch
-            from sentence_transformers import SentenceTransformer
-
-            if threads:
-                torch.set_num_threads(threads)
-            self.backend = "torch"
-            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-            self.dimensions = int(self.model.get_embedding_dimension() or 0)
+        self.passed_over: list[str] = []  # "backend: why", for each one tried before
+        self.backend: EmbeddingBackend = self._load(
+            path, fastest_first() if backends == "auto" else backends, threads
+        )
+        self.dimensions = self._dimensions()
         self.memory_bytes = sum(f.stat().st_size for f in path.rglob("*.safetensors")) * 2
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{name}")
         self.batcher: DynamicBatcher[str, tuple[np.ndarray, int]] = DynamicBatcher(
             self._encode, max_batch=max_batch, max_delay=max_delay, executor=self._executor
         )
+
+    def _load(
+        self, path: Path, backends: tuple[EmbeddingBackend, ...], threads: int
+    ) -> EmbeddingBackend:
+        for i, backend in enumerate(backends):
+            try:
+                self._load_on(backend, path, threads)
+                return backend
+            except Exception as exc:
+                self.model = self.onnx = None
+                self.passed_over.append(f"{backend}: {exc}")
+                if i == len(backends) - 1:
+                    raise
+                log.warning(
+                    "Embedding model %s not on %s (%s); trying %s",
+                    self.name,
+                    backend,
+                    exc,
+                    backends[i + 1],
+                )
+        raise ValueError("no embedding backend to try")
+
+    def _dimensions(self) -> int:
+        if self.onnx is not None:
+            return self.onnx.dimensions
+        return int(self.model.get_embedding_dimension() or 0)
+
+    def _load_on(self, backend: EmbeddingBackend, path: Path, threads: int) -> None:
+        if backend == "onnx":
+            self.onnx = OnnxSentenceEncoder(path, threads=threads)
+        elif backend == "torch":
+            self.model = _sentence_transformer(path, threads)
+        else:
+            gap = self._load_bf16(path, threads)
+            if gap > self.bf16_tolerance:
+                raise ValueError(f"bfloat16 differs from float32 by 1 - cosine {gap:.2g}")
+
+    def _load_bf16(self, path: Path, threads: int) -> float:
+        """Load the model in bfloat16; how far it is from float32 on the probe sentences."""
+        import torch
+
+        self.model = _sentence_transformer(path, threads)
+        expected = self._vectors(list(PROBES))
+        self.model.to(torch.bfloat16)
+        return cosine_gap(self._vectors(list(PROBES)), expected)
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            batch_size=TORCH_BATCH,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
 
     @property
     def busy(self) -> bool:
@@ -81,9 +138,7 @@ class SentenceEmbedder:
     def _encode(self, texts: list[str]) -> list[tuple[np.ndarray, int]]:
         if self.onnx is not None:
             return self.onnx.encode(texts)
-        vectors = self.model.encode(
-            texts, batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=False
-        )
+        vectors = self._vectors(texts)
         limit = int(self.model.max_seq_length or 512)
         token_counts = [
             min(len(ids), limit)
@@ -99,3 +154,12 @@ class SentenceEmbedder:
     async def aclose(self) -> None:
         await self.batcher.close()
         await asyncio.to_thread(self._executor.shutdown, wait=True)
+
+
+def _sentence_transformer(path: Path, threads: int) -> Any:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    if threads:
+        torch.set_num_threads(threads)
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)

@@ -201,6 +201,11 @@ class ModelManager:
             max_batch=self.settings.embedding_max_batch,
             max_delay=self.settings.embedding_max_delay_ms / 1000,
             threads=spec.options.threads or self.settings.threads,
+            backends=(
+                "auto"
+                if self.settings.embedding_backend == "auto"
+                else (self.settings.embedding_backend,)
+            ),
         )
 
     async def _load_gguf(self, spec: ModelSpec, config: LlamaCppConfig) -> LoadedModel:

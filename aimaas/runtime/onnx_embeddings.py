@@ -342,10 +342,7 @@ class OnnxSentenceEncoder:
     def _check(self, model: Any, expected: np.ndarray) -> np.ndarray | None:
         """The probes' vectors on ``model`` if they agree with ``expected``, else None."""
         got = self._probe(self._session(model.SerializeToString()))
-        cosine = (got * expected).sum(1) / (
-            np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1) + 1e-12
-        )
-        worst = float(1 - cosine.min())
+        worst = cosine_gap(got, expected)
         if worst > EXPORT_TOLERANCE:
             log.warning("The ONNX graph differs from PyTorch by 1 - cosine %.2g", worst)
             return None
@@ -404,6 +401,14 @@ def _pooled_module(pipeline: Pipeline, tokenizer: Any) -> tuple[Any, list[str]]:
 
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if with_types else [])
     return Pooled(), names
+
+
+def cosine_gap(got: np.ndarray, expected: np.ndarray) -> float:
+    """The most 1 - cosine between rows of ``got`` and the same rows of ``expected``."""
+    cosine = (got * expected).sum(1) / (
+        np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1) + 1e-12
+    )
+    return float(1 - cosine.min())
 
 
 def _reference(pipeline: Pipeline, texts: list[str]) -> np.ndarray:

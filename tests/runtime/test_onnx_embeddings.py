@@ -183,8 +183,10 @@ def test_sentence_embedder_runs_on_onnxruntime(
     folder: Path, cache_root: Path, encoder: OnnxSentenceEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIMAAS_CACHE_DIR", str(cache_root))  # where `encoder` exported to
-    embedder = SentenceEmbedder("minilm", folder, max_batch=32, max_delay=0.002, threads=0)
-    assert embedder.backend == "onnxruntime" and embedder.dimensions == 384
+    embedder = SentenceEmbedder(
+        "minilm", folder, max_batch=32, max_delay=0.002, threads=0, backends=("onnx",)
+    )
+    assert embedder.backend == "onnx" and embedder.dimensions == 384
     assert embedder.onnx is not None and not embedder.onnx.built
 
     async def run() -> tuple[list[np.ndarray], int]:
@@ -205,9 +207,12 @@ def test_a_pipeline_it_cannot_reproduce_runs_on_pytorch(
     monkeypatch.setenv("AIMAAS_CACHE_DIR", str(cls_pooled.parent / "cache"))
     with pytest.raises(ExportUnsupported, match="pooling"):
         read_pipeline(cls_pooled)
-    embedder = SentenceEmbedder("cls", cls_pooled, max_batch=8, max_delay=0.0, threads=0)
+    embedder = SentenceEmbedder(
+        "cls", cls_pooled, max_batch=8, max_delay=0.0, threads=0, backends=("onnx", "torch")
+    )
     assert embedder.backend == "torch" and embedder.onnx is None
-    assert "runs on PyTorch" in caplog.text and "pooling" in caplog.text
+    assert "not on onnx" in caplog.text and "pooling" in caplog.text
+    assert embedder.passed_over and embedder.passed_over[0].startswith("onnx: ")
     texts = ["a cat", "a kitten"]
 
     async def run() -> tuple[list[np.ndarray], int]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+
+from aimaas.cpu import this_cpu
 
 DType = Literal["bfloat16", "float32"]
 PAGE_SIZE = 256  # tokens per KV-cache block
@@ -34,20 +35,6 @@ def read_model_config(path: Path) -> dict[str, Any]:
     config: dict[str, Any] = json.loads((path / "config.json").read_text())
     text = config.get("text_config")
     return {**config, **text} if isinstance(text, dict) else config
-
-
-@cache
-def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether the CPU computes in bfloat16 natively (AVX512_BF16 or AMX)."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return False
-    flags: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.partition(":")[2].split())
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def _stored_dtype(config: dict[str, Any]) -> str:
@@ -84,7 +71,7 @@ def cache_blocks(context_length: int, parallel: int) -> int:
 def estimate_memory_bytes(path: Path, context_length: int, parallel: int) -> int:
     """Weights at the serving precision plus the KV cache of every slot."""
     config = read_model_config(path)
-    itemsize = 2 if serving_dtype(config, bf16_cpu=cpu_has_bf16()) == "bfloat16" else 4
+    itemsize = 2 if serving_dtype(config, bf16_cpu=this_cpu().native_bf16) == "bfloat16" else 4
     stored_itemsize = 2 if _stored_dtype(config) in _HALF_DTYPES else 4
     weights = sum(f.stat().st_size for f in path.rglob("*.safetensors"))
     tokens = cache_blocks(model_context(config, context_length), parallel) * PAGE_SIZE

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aimaas.cpu import this_cpu
 from aimaas.engine.admission import Admission
 from aimaas.engine.backends.hf.config import (
     MAX_BATCH_TOKENS,
     PAGE_SIZE,
     TransformersConfig,
     cache_blocks,
-    cpu_has_bf16,
     kv_bytes_per_token,
     model_context,
     read_model_config,
@@ -89,7 +89,7 @@ class TransformersModel:
             max_queue=config.max_queue,
             chat_template=config.chat_template,
         )
-        self.dtype = serving_dtype(model_config, bf16_cpu=cpu_has_bf16())
+        self.dtype = serving_dtype(model_config, bf16_cpu=this_cpu().native_bf16)
         if config.threads:
             torch.set_num_threads(config.threads)
         self.tokenizer, self.model = _load(config.path, getattr(torch, self.dtype))
