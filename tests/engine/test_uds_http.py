@@ -66,3 +66,38 @@ def test_a_dropped_pooled_connection_is_retried_on_a_fresh_one(tmp_path: Path) -
 
     bodies = asyncio.run(scenario())
     assert [json.loads(body) for body in bodies] == [{"ok": True}] * 3
+
+
+def test_a_request_cancelled_before_its_answer_closes_its_connection(tmp_path: Path) -> None:
+    """A client that leaves while the engine is still working on its request (the task is
+    cancelled waiting for the status line): the connection is closed at once, not left for
+    the garbage collector; the engine sees end-of-file."""
+
+    async def scenario() -> None:
+        received, closed = asyncio.Event(), asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            received.set()  # never answers
+            if await reader.read() == b"":
+                closed.set()
+            writer.close()
+
+        path = tmp_path / "slow.sock"
+        server = await asyncio.start_unix_server(handle, path=str(path))
+        client = UnixHTTPClient(str(path), headers={}, max_idle=4)
+
+        async def ask() -> None:
+            async with client.request("GET", "/slow"):
+                pass
+
+        task = asyncio.create_task(ask())
+        await asyncio.wait_for(received.wait(), 5)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(closed.wait(), 5)
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(scenario())

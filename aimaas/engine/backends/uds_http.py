@@ -90,6 +90,9 @@ class UnixHTTPClient:
                 status_line = await reader.readline()
             except (ConnectionError, BrokenPipeError):
                 status_line = b""
+            except BaseException:  # cancelled (the client left) or worse: not left for the GC
+                writer.close()
+                raise
             if status_line:
                 return reader, writer, status_line
             writer.close()
