@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aimaas.runtime.onnx_embeddings import cosine_gap
 from benchmarks.common import free_port
 
 MODEL = "all-minilm-l6-v2"
@@ -203,11 +204,6 @@ def measure_in_process(
         rate(lambda: [model.encode(chunk) for chunk in chunks]) for _ in range(rounds)
     )
     return whole, small, np.asarray(model.encode(texts[:SAMPLE]), dtype=np.float32)
-
-
-def cosine_gap(got: np.ndarray, want: np.ndarray) -> float:
-    cosine = (got * want).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
-    return float(1 - cosine.min())
 
 
 def main() -> None:

