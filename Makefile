@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: run test lint format clean native
+.PHONY: run test test-fast lint format clean native
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ lint: $(VENV)/.installed-test
 
 test: lint native
 	$(BIN)/python -m pytest -q
+
+# The inner loop: lint, types and every test that starts no process of ours (no server, no
+# CLI run, no PostgreSQL), without building llama-server. Marking: tests/conftest.py.
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not e2e"
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format aimaas tests examples

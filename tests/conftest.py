@@ -13,7 +13,26 @@ from aimaas.config import Settings, load_settings
 from aimaas.registry.db import Database
 from aimaas.security.bootstrap import ensure_admin_key
 from aimaas.server.app import create_app
+from tests import tier
 from tests.e2e.server import LiveServer, start_server
+
+# The fast tier (``make test-fast``: ``pytest -m "not e2e"``) is every test that starts no
+# process of ours: no ``aimaas serve``, no CLI run, no PostgreSQL, no llama-server build.
+# Tests under tests/e2e and those using a process fixture are marked here; the rest mark
+# themselves, and ``tests.tier`` fails one that starts a process in the fast tier unmarked.
+_E2E_FIXTURES = frozenset({"live_server", "pg_url"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    tier.fast = config.option.markexpr.replace(" ", "") == "note2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        uses = set(getattr(item, "fixturenames", ()))
+        if module.startswith("tests/e2e/") or uses & _E2E_FIXTURES:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import tier
+
 PG_BIN_DIRS = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14")]
 
 
@@ -36,6 +38,7 @@ def free_port() -> int:
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Yields a SQLAlchemy URL of a fresh, empty database; stops the server afterwards."""
+    tier.refuse_in_fast_tier("PostgreSQL")
     bindir = _pg_bin()
     if bindir is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")

@@ -133,14 +133,17 @@ def revoke_key(session: Session, *, key_id: str, tenant_id: str | None = None) -
     return row
 
 
-def find_active_key(session: Session, *, plaintext: str) -> ApiKey | None:
-    """The key row for a presented key if it exists, is not revoked and has not expired."""
+def find_active_key(
+    session: Session, *, plaintext: str, now: datetime | None = None
+) -> ApiKey | None:
+    """The key row for a presented key if it exists, is not revoked and has not expired by
+    ``now`` (default: the current time)."""
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(plaintext)))
     if row is None or not hashes_match(row.key_hash, plaintext):
         return None
     if row.revoked_at is not None:
         return None
-    if row.expires_at is not None and row.expires_at <= utcnow():
+    if row.expires_at is not None and row.expires_at <= (now or utcnow()):
         return None
     return row
 

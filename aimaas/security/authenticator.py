@@ -9,15 +9,15 @@ every hit.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
+from aimaas.clock import SYSTEM_CLOCK, Clock
 from aimaas.registry import repository
 from aimaas.registry.db import Database
-from aimaas.registry.tables import Tenant, utcnow
+from aimaas.registry.tables import Tenant
 from aimaas.security.keys import hash_key
 from aimaas.security.principal import Principal
 from aimaas.single_flight import OneFlight
@@ -33,9 +33,10 @@ class _Entry:
 
 
 class Authenticator:
-    def __init__(self, db: Database, *, ttl_seconds: float) -> None:
+    def __init__(self, db: Database, *, ttl_seconds: float, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db = db
         self.ttl_seconds = ttl_seconds
+        self.clock = clock
         self._cache: dict[str, _Entry] = {}
         self._reads = OneFlight()
 
@@ -49,16 +50,16 @@ class Authenticator:
     def cached(self, key: str) -> Principal | None:
         """The principal for ``key`` if a fresh, unexpired entry is cached; no I/O."""
         entry = self._cache.get(hash_key(key))
-        if entry is None or time.monotonic() - entry.cached_at > self.ttl_seconds:
+        if entry is None or self.clock.monotonic() - entry.cached_at > self.ttl_seconds:
             return None
-        if entry.expires_at is not None and entry.expires_at <= utcnow():
+        if entry.expires_at is not None and entry.expires_at <= self.clock.now():
             return None
         return entry.principal
 
     def lookup(self, key: str) -> Principal | None:
         """Check ``key`` against the registry (blocking I/O); caches what it finds."""
         with self.db.session() as session:
-            row = repository.find_active_key(session, plaintext=key)
+            row = repository.find_active_key(session, plaintext=key, now=self.clock.now())
             if row is None:
                 return None
             tenant_name = session.scalar(select(Tenant.name).where(Tenant.id == row.tenant_id))
@@ -72,7 +73,7 @@ class Authenticator:
         if self.ttl_seconds > 0:
             if len(self._cache) >= MAX_ENTRIES:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[hash_key(key)] = _Entry(principal, expires_at, time.monotonic())
+            self._cache[hash_key(key)] = _Entry(principal, expires_at, self.clock.monotonic())
         return principal
 
     def forget_all(self) -> None:

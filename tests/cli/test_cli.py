@@ -9,12 +9,17 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from aimaas import __version__
+from tests import tier
 from tests.e2e.server import LiveServer
+
+pytestmark = pytest.mark.e2e
 
 
 def aimaas(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    tier.refuse_in_fast_tier("the aimaas CLI")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIMAAS_")}
     env["AIMAAS_DATA_DIR"] = str(data_dir)
     result = subprocess.run(

@@ -7,12 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from aimaas.config import default_llama_server_binary
 from aimaas.runtime.defaults import DEFAULT_MODELS
+from tests import tier
 from tests.e2e.test_native_fallback import fake_binary
+
+pytestmark = pytest.mark.e2e
 
 
 def doctor(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    tier.refuse_in_fast_tier("aimaas doctor")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AIMAAS_")}
     return subprocess.run(
         [sys.executable, "-m", "aimaas", "doctor", "--data-dir", str(tmp_path), *args],

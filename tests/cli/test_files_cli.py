@@ -12,6 +12,7 @@ from tests.cli.test_cli import aimaas
 from tests.conftest import Api
 
 
+@pytest.mark.e2e
 def test_local_upload_list_delete(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     csv = tmp_path / "iris.csv"

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import aimaas
 from tests.e2e.server import LiveServer
+
+pytestmark = pytest.mark.e2e
 
 
 def _key_id(data_dir: Path) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import openai
 
+from tests import tier
 from tests.postgres import free_port
 
 # uvicorn re-raises the shutdown signal once it has drained, so a clean stop exits by SIGTERM.
@@ -89,6 +90,7 @@ class LiveServer:
 def start_server(
     data_dir: Path, *, env: dict[str, str] | None = None, args: list[str] | None = None
 ) -> LiveServer:
+    tier.refuse_in_fast_tier("aimaas serve")
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"server-{port}.log"

@@ -18,6 +18,7 @@ from aimaas.cli.backend import LocalBackend
 from aimaas.config import Settings
 from aimaas.registry.tables import AuditEvent
 from aimaas.security.audit import ACTIONS, audit_list, scrub
+from tests import tier
 from tests.conftest import Api
 from tests.e2e.server import LiveServer
 from tests.security.test_model_files import GGUF_OK
@@ -177,6 +178,7 @@ def test_actions_are_recorded_with_actor_tenant_address_and_request_id(api: Api)
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    tier.refuse_in_fast_tier("the aimaas CLI")
     return subprocess.run(
         [sys.executable, "-m", "aimaas", *args],
         capture_output=True,

@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from aimaas.config import Settings, load_settings
 from aimaas.server.app import create_app
 from aimaas.server.network import AllowedHostsMiddleware, host_of
+from tests import tier
 from tests.conftest import Api
 from tests.e2e.server import LiveServer
 from tests.postgres import free_port
@@ -184,6 +185,7 @@ def self_signed(folder: Path, *, name: str = "localhost") -> tuple[Path, Path]:
 
 
 def serve(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> LiveServer:
+    tier.refuse_in_fast_tier("aimaas serve")
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"server-{port}.log"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from fastapi.routing import iter_route_contexts
 
 from aimaas.registry import repository
 from aimaas.security.principal import Principal
+from tests.clock import ManualClock
 from tests.conftest import Api
 
 OPEN_ROUTES = {("GET", "/health")}
@@ -74,16 +74,27 @@ def test_revoked_key_is_401_at_once(api: Api) -> None:
     assert api.client.get("/v1/models", headers=api.auth(str(key["key"]))).status_code == 401
 
 
+def _manual_clock(api: Api) -> ManualClock:
+    clock = ManualClock()
+    api.client.app.state.services.authenticator.clock = clock  # type: ignore[attr-defined]
+    return clock
+
+
 def test_expired_key_is_401_even_while_cached(api: Api) -> None:
+    clock = _manual_clock(api)
     api.create_tenant("acme")
-    soon = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
+    soon = (clock.now() + timedelta(seconds=1.5)).isoformat()
     key = str(api.create_key("acme", ["models:read"], expires_at=soon)["key"])
     assert api.client.get("/v1/models", headers=api.auth(key)).status_code == 200
-    time.sleep(2.0)
+    clock.advance(1.0)
+    assert api.client.get("/v1/models", headers=api.auth(key)).status_code == 200
+    clock.advance(1.0)  # past its expiry, within the cache's lifetime
+    assert api.settings.security.key_cache_seconds > 2.0
     assert api.client.get("/v1/models", headers=api.auth(key)).status_code == 401
 
 
 def test_revocation_by_another_process_holds_within_the_cache_time(api: Api) -> None:
+    clock = _manual_clock(api)
     api.create_tenant("acme")
     key = api.create_key("acme", ["models:read"])
     assert api.client.get("/v1/models", headers=api.auth(str(key["key"]))).status_code == 200
@@ -91,11 +102,9 @@ def test_revocation_by_another_process_holds_within_the_cache_time(api: Api) -> 
     with services.db.session() as session:  # as `aimaas keys revoke` does, from outside
         repository.revoke_key(session, key_id=str(key["id"]))
     ttl = api.settings.security.key_cache_seconds
-    deadline = time.monotonic() + ttl + 2
-    while time.monotonic() < deadline:
-        if api.client.get("/v1/models", headers=api.auth(str(key["key"]))).status_code == 401:
-            break
-        time.sleep(0.25)
+    clock.advance(ttl * 0.9)  # this process has not heard: the cached entry still answers
+    assert api.client.get("/v1/models", headers=api.auth(str(key["key"]))).status_code == 200
+    clock.advance(ttl * 0.2)
     assert api.client.get("/v1/models", headers=api.auth(str(key["key"]))).status_code == 401
 
 
