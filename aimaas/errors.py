@@ -18,6 +18,23 @@ class InvalidInput(AimaasError):
     code = "invalid_request"
 
 
+class ContextExceeded(InvalidInput):
+    """A prompt (or a prompt and its ``max_tokens``) that does not fit a model's context."""
+
+    def __init__(self, *, prompt_tokens: int | None, context_length: int, param: str) -> None:
+        if prompt_tokens is None:
+            message = "The prompt does not fit"
+        else:
+            message = f"The prompt has {prompt_tokens} tokens"
+        super().__init__(
+            f"{message}; this model takes at most {context_length} tokens per request "
+            "(prompt and output). Shorten the prompt.",
+            param=param,
+        )
+        self.prompt_tokens = prompt_tokens
+        self.context_length = context_length
+
+
 class Unauthorized(AimaasError):
     code = "invalid_api_key"
 

@@ -24,6 +24,8 @@ from typing import Literal
 
 from aimaas.engine.backends.llama_server import LlamaServerModel
 from aimaas.engine.backends.llamacpp import LlamaCppConfig
+from aimaas.engine.generated_text import generated_text
+from aimaas.engine.types import GenerationRequest, SamplingParams
 from aimaas.errors import AimaasError, EngineDied
 
 log = logging.getLogger("aimaas.engine")
@@ -55,13 +57,13 @@ async def check_binary(binary: Path, gguf: Path, *, timeout: float = CHECK_TIMEO
     except (AimaasError, OSError) as exc:
         return CheckResult(False, str(exc), _since(started))
     try:
-        body = {"prompt": CHECK_PROMPT, "max_tokens": CHECK_TOKENS, "temperature": 0}
-        text = ""
-        async for chunk in model.stream("completions", body):
-            if "error" in chunk:
-                return CheckResult(False, f"it refused: {chunk['error']}", _since(started))
-            for choice in chunk.get("choices", []):
-                text += choice.get("text") or ""
+        request = GenerationRequest(
+            "completions",
+            prompts=(CHECK_PROMPT,),
+            sampling=SamplingParams(temperature=0),
+            max_tokens=CHECK_TOKENS,
+        )
+        text = await generated_text(model, request)
     except EngineDied as died:
         return CheckResult(False, f"{died.message} Last stderr: {died.stderr}", _since(started))
     except AimaasError as exc:

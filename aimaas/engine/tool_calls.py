@@ -14,11 +14,12 @@ turns it into ``tool_calls`` deltas. Two gaps remain, closed here:
   starts with ``{`` or a fence and, at its end, sends it as a tool call if it is a call of
   one of the request's tools, or as the text it was otherwise.
 
-Both work per choice (``n`` > 1) on llama.cpp's raw OpenAI-shaped chunks.
+Both work per choice (``n`` > 1) on the engine's typed outputs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -26,7 +27,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from aimaas.engine.types import Chunk
+from aimaas.engine.types import (
+    ChoiceDelta,
+    GenerationOutput,
+    GenerationRequest,
+    JsonSchema,
+    Tool,
+    ToolCallDelta,
+)
 
 # What comes before the arguments of a call the schema forces: name first, then arguments.
 _FORCED_HEAD = re.compile(
@@ -35,46 +43,53 @@ _FORCED_HEAD = re.compile(
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
-def call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """The JSON schema of one call of one of ``tools`` (OpenAI tool definitions)."""
-    options = []
-    for tool in tools:
-        function = tool["function"]
-        parameters = function.get("parameters") or {"type": "object"}
-        options.append(
-            {
-                "type": "object",
-                "properties": {"name": {"const": function["name"]}, "arguments": parameters},
-                "required": ["name", "arguments"],
-            }
-        )
+def call_schema(tools: tuple[Tool, ...]) -> dict[str, Any]:
+    """The JSON schema of one call of one of ``tools``."""
+    options = [
+        {
+            "type": "object",
+            "properties": {
+                "name": {"const": tool.name},
+                "arguments": tool.parameters or {"type": "object"},
+            },
+            "required": ["name", "arguments"],
+        }
+        for tool in tools
+    ]
     return options[0] if len(options) == 1 else {"anyOf": options}
 
 
-def force_call(body: dict[str, Any]) -> None:
-    """Make a llama.cpp chat body answer with exactly one call of its tools."""
-    body["response_format"] = {
-        "type": "json_schema",
-        "json_schema": {"name": "tool_call", "schema": call_schema(body["tools"])},
-    }
-    body["parallel_tool_calls"] = False
+def force_call(request: GenerationRequest) -> GenerationRequest:
+    """The request, made to answer with exactly one call of its tools."""
+    return dataclasses.replace(
+        request,
+        json_schema=JsonSchema(call_schema(request.tools), name="tool_call"),
+        parallel_tool_calls=False,
+    )
 
 
-def _call_id() -> str:
-    return "call_" + secrets.token_urlsafe(18)
+def _header(name: str) -> ToolCallDelta:
+    return ToolCallDelta(index=0, id="call_" + secrets.token_urlsafe(18), name=name)
 
 
-def _header(name: str) -> dict[str, Any]:
-    return {
-        "index": 0,
-        "id": _call_id(),
-        "type": "function",
-        "function": {"name": name, "arguments": ""},
-    }
+def _arguments(text: str) -> ToolCallDelta:
+    return ToolCallDelta(index=0, arguments=text)
 
 
-def _arguments(text: str) -> dict[str, Any]:
-    return {"index": 0, "function": {"arguments": text}}
+class _PerChoice:
+    """A rewrite of each choice of each output, as the stream passes."""
+
+    async def transform(
+        self, outputs: AsyncIterator[GenerationOutput]
+    ) -> AsyncIterator[GenerationOutput]:
+        async for output in outputs:
+            if output.choices:
+                choices = tuple(self._choice(choice) for choice in output.choices)
+                output = dataclasses.replace(output, choices=choices)
+            yield output
+
+    def _choice(self, choice: ChoiceDelta) -> ChoiceDelta:
+        raise NotImplementedError
 
 
 @dataclass
@@ -84,37 +99,24 @@ class _Forced:
     sent_call: bool = False
 
 
-class _PerChoice:
-    """A rewrite of each choice of each chunk, in place, as the stream passes."""
-
-    async def transform(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
-        async for chunk in chunks:
-            for choice in chunk.get("choices") or []:
-                self._choice(choice)
-            yield chunk
-
-    def _choice(self, choice: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-
 class ForcedCall(_PerChoice):
     """The streamed JSON of a schema-forced call -> tool-call deltas."""
 
     def __init__(self) -> None:
         self._choices: dict[int, _Forced] = {}
 
-    def _choice(self, choice: dict[str, Any]) -> None:
-        state = self._choices.setdefault(choice.get("index", 0), _Forced())
-        delta = choice.get("delta") or {}
-        state.text += delta.pop("content", None) or ""
-        calls: list[dict[str, Any]] = []
+    def _choice(self, choice: ChoiceDelta) -> ChoiceDelta:
+        state = self._choices.setdefault(choice.index, _Forced())
+        state.text += choice.text
+        text = ""
+        calls: list[ToolCallDelta] = []
         if not state.named:
             head = _FORCED_HEAD.match(state.text)
             if head is not None:
                 calls.append(_header(json.loads(f'"{head.group(1)}"')))
                 state.text = state.text[head.end() :]
                 state.named = state.sent_call = True
-        finish = choice.get("finish_reason")
+        finish = choice.finish_reason
         if state.named:
             # Hold back from the last '}' on: it may close the outer object (not arguments).
             end = state.text.rfind("}")
@@ -127,12 +129,12 @@ class ForcedCall(_PerChoice):
             if piece:
                 calls.append(_arguments(piece))
         elif finish is not None and state.text:  # never became a call (cut short): as text
-            delta["content"], state.text = state.text, ""
-        if calls:
-            delta["tool_calls"] = calls
+            text, state.text = state.text, ""
         if finish == "stop" and state.sent_call:
-            choice["finish_reason"] = "tool_calls"
-        choice["delta"] = delta
+            finish = "tool_calls"
+        return dataclasses.replace(
+            choice, text=text, tool_calls=choice.tool_calls + tuple(calls), finish_reason=finish
+        )
 
 
 @dataclass
@@ -148,29 +150,29 @@ class BareCall(_PerChoice):
         self.tools = tools
         self._choices: dict[int, _Bare] = {}
 
-    def _choice(self, choice: dict[str, Any]) -> None:
-        state = self._choices.setdefault(choice.get("index", 0), _Bare())
-        delta = choice.get("delta") or {}
-        if delta.get("tool_calls"):  # llama.cpp recognised the model's own syntax
+    def _choice(self, choice: ChoiceDelta) -> ChoiceDelta:
+        state = self._choices.setdefault(choice.index, _Bare())
+        if choice.tool_calls:  # llama.cpp recognised the model's own syntax
             state.passing = True
-        if not state.passing and delta.get("content"):
-            state.held += delta.pop("content")
+        text, calls, finish = choice.text, choice.tool_calls, choice.finish_reason
+        if not state.passing and text:
+            state.held += text
+            text = ""
             start = state.held.lstrip()
             if start and not start.startswith(("{", "`")):
                 state.passing = True
-                delta["content"] = state.held
-                state.held = ""
-        if choice.get("finish_reason") is not None and state.held:
+                text, state.held = state.held, ""
+        if finish is not None and state.held:
             call = self._call(state.held)
             if call is None:
-                delta["content"] = delta.get("content", "") + state.held
+                text += state.held
             else:
                 name, arguments = call
-                delta["tool_calls"] = [_header(name), _arguments(arguments)]
-                if choice["finish_reason"] == "stop":
-                    choice["finish_reason"] = "tool_calls"
+                calls = (_header(name), _arguments(arguments))
+                if finish == "stop":
+                    finish = "tool_calls"
             state.held = ""
-        choice["delta"] = delta
+        return dataclasses.replace(choice, text=text, tool_calls=calls, finish_reason=finish)
 
     def _call(self, text: str) -> tuple[str, str] | None:
         fenced = _FENCE.match(text)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aimaas.engine import types as engine
 from aimaas.protocol.common import Strict
 
 MAX_N = 16
@@ -113,6 +114,25 @@ class SamplingParams(Strict):
             raise ValueError("'stream_options' is only allowed when 'stream' is true")
         return self
 
+    @property
+    def include_usage(self) -> bool:
+        """Whether the answer carries usage: always when whole, on request when streamed."""
+        return not self.stream or bool(self.stream_options and self.stream_options.include_usage)
+
+    def sampling(self) -> engine.SamplingParams:
+        stops = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
+        return engine.SamplingParams(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            min_p=self.min_p,
+            seed=self.seed,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+            logit_bias=self.logit_bias,
+            stop=tuple(stops),
+        )
+
 
 class TextPart(Strict):
     type: Literal["text"]
@@ -125,6 +145,16 @@ class ChatMessage(Strict):
     name: str | None = Field(None, max_length=64)
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
+
+    def message(self) -> engine.Message:
+        content = self.content
+        return engine.Message(
+            role=self.role,
+            content=tuple(p.text for p in content) if isinstance(content, list) else content,
+            name=self.name,
+            tool_calls=tuple(self.tool_calls or ()),
+            tool_call_id=self.tool_call_id,
+        )
 
 
 class ChatCompletionRequest(SamplingParams):
@@ -162,6 +192,45 @@ class ChatCompletionRequest(SamplingParams):
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
+    def generation_request(self) -> engine.GenerationRequest:
+        tools = tuple(
+            engine.Tool(t.function.name, t.function.parameters, t.function.description,
+                        t.function.strict)
+            for t in self.tools or ()
+        )  # fmt: skip
+        choice = self.tool_choice
+        if isinstance(choice, NamedToolChoice):
+            # llama.cpp takes no named choice: "required" over that one tool is the same thing.
+            tools = tuple(t for t in tools if t.name == choice.function.name)
+            choice = "required"
+        return engine.GenerationRequest(
+            endpoint="chat",
+            messages=tuple(m.message() for m in self.messages),
+            sampling=self.sampling(),
+            max_tokens=self.token_limit,
+            n=self.n,
+            tools=tools,
+            tool_choice=choice,
+            parallel_tool_calls=self.parallel_tool_calls,
+            json_schema=_json_schema(self.response_format),
+            logprobs=self.logprobs,
+            top_logprobs=self.top_logprobs,
+        )
+
+
+def _json_schema(response_format: ResponseFormat | None) -> engine.JsonSchema | None:
+    if response_format is None or response_format.type == "text":
+        return None
+    described = response_format.json_schema
+    if response_format.type == "json_object" or described is None:
+        return engine.JsonSchema(schema=None)
+    return engine.JsonSchema(
+        schema=described.schema_,
+        name=described.name,
+        description=described.description,
+        strict=described.strict,
+    )
+
 
 class CompletionRequest(SamplingParams):
     prompt: str | list[str] = Field(min_length=1)
@@ -180,6 +249,18 @@ class CompletionRequest(SamplingParams):
     @property
     def token_limit(self) -> int | None:
         return self.max_tokens
+
+    def generation_request(self) -> engine.GenerationRequest:
+        prompts = [self.prompt] if isinstance(self.prompt, str) else self.prompt
+        return engine.GenerationRequest(
+            endpoint="completions",
+            prompts=tuple(prompts),
+            sampling=self.sampling(),
+            max_tokens=self.max_tokens,
+            n=self.n,
+            logprobs=bool(self.logprobs),  # 0: no log probabilities, as llama.cpp reads it
+            top_logprobs=self.logprobs or None,
+        )
 
 
 class EmbeddingRequest(Strict):

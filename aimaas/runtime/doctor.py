@@ -11,8 +11,9 @@ from aimaas.config import Settings
 from aimaas.cpu import Cpu, this_cpu
 from aimaas.engine.backends.llama_server import LlamaServerModel
 from aimaas.engine.backends.llamacpp import LlamaCppModel
+from aimaas.engine.generated_text import generated_text
 from aimaas.engine.native import NativeEngine
-from aimaas.engine.types import TextGenerator
+from aimaas.engine.types import GenerationRequest, Message, SamplingParams, TextGenerator
 from aimaas.errors import AimaasError
 from aimaas.runtime.defaults import DEFAULT_MODELS, check_model
 from aimaas.runtime.embeddings import Embedder, SentenceEmbedder
@@ -106,19 +107,17 @@ async def _check_model(manager: ModelManager, model: dict[str, object]) -> Model
 
 async def _try(spec: ModelSpec, model: object) -> str:
     if isinstance(model, TextGenerator):
-        chat = "chat" in spec.capabilities
-        body: dict[str, object] = {"max_tokens": 8, "temperature": 0}
-        if chat:
-            body["messages"] = [{"role": "user", "content": QUESTION}]
+        greedy = SamplingParams(temperature=0)
+        if "chat" in spec.capabilities:
+            request = GenerationRequest(
+                "chat", messages=(Message("user", QUESTION),), sampling=greedy, max_tokens=8
+            )
         else:
-            body["prompt"] = "The capital of France is"
-        text = ""
-        async for chunk in model.stream("chat" if chat else "completions", body):
-            if "error" in chunk:
-                raise AimaasError(str(chunk["error"].get("message", chunk["error"])))
-            for choice in chunk.get("choices", []):
-                text += (choice.get("delta") or {}).get("content") or choice.get("text") or ""
-        return text.strip()
+            prompts = ("The capital of France is",)
+            request = GenerationRequest(
+                "completions", prompts=prompts, sampling=greedy, max_tokens=8
+            )
+        return (await generated_text(model, request)).strip()
     if isinstance(model, Embedder):
         vectors, _ = await model.embed(["The capital of France is Paris."])
         return f"{len(vectors[0])} dimensions"

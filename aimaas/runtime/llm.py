@@ -1,5 +1,5 @@
 """What an OpenAI generation or embedding request means: which model version, whether it
-may do this, what llama.cpp is asked, what is measured and recorded."""
+may do this, what the engine is asked, what is measured and recorded."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import base64
 import logging
 import time
 from collections.abc import AsyncGenerator
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from aimaas.engine.chunks import Chunk, clean_chunk, error_of, has_tokens, usage_of
+from aimaas.engine.context import check_output_limit
+from aimaas.engine.features import check_features
 from aimaas.engine.tool_calls import BareCall, ForcedCall, force_call
-from aimaas.engine.types import Endpoint, TextGenerator
+from aimaas.engine.types import Endpoint, GenerationOutput, GenerationRequest, TextGenerator
 from aimaas.errors import AimaasError, EngineDied, InvalidInput, Unavailable
 from aimaas.observability.metrics import LLMMetrics
 from aimaas.protocol.openai import (
@@ -30,6 +31,7 @@ from aimaas.registry.tables import utcnow
 from aimaas.registry.usage_writer import UsageWriter
 from aimaas.runtime.catalog import SpecCache
 from aimaas.runtime.embeddings import Embedder
+from aimaas.runtime.generation_meter import GenerationMeter
 from aimaas.runtime.manager import ModelManager
 from aimaas.runtime.specs import ModelSpec
 from aimaas.security.limits import Reservation
@@ -38,104 +40,34 @@ from aimaas.security.quotas import Quotas, embedding_maximum
 
 log = logging.getLogger("aimaas.llm")
 
-GenerationRequest = ChatCompletionRequest | CompletionRequest
-_NOT_SENT = {"model", "stream", "stream_options", "user", "max_completion_tokens", "max_tokens"}
+OpenAIGeneration = ChatCompletionRequest | CompletionRequest
 
 
-def llama_body(request: GenerationRequest) -> dict[str, Any]:
-    """The request as llama.cpp's server loop takes it."""
-    body = request.model_dump(exclude_none=True, exclude=_NOT_SENT, by_alias=True)
-    body["stream_options"] = {"include_usage": True}  # usage is always metered
-    if request.token_limit is not None:
-        body["max_tokens"] = request.token_limit
-    if request.seed is not None:
-        body["seed"] = request.seed % (2**32)  # llama.cpp seeds are 32-bit
-    if isinstance(request, ChatCompletionRequest) and request.tool_choice_name is not None:
-        # llama.cpp takes no named choice: "required" over that one tool is the same thing.
-        name = request.tool_choice_name
-        body["tools"] = [tool for tool in body["tools"] if tool["function"]["name"] == name]
-        body["tool_choice"] = "required"
-    return body
+@dataclass(frozen=True)
+class Generation:
+    """A generation that has started: its first output is ready in ``outputs``."""
 
-
-def _llama_error(error: dict[str, Any], endpoint: Endpoint) -> AimaasError:
-    param = "messages" if endpoint == "chat" else "prompt"
-    if error.get("type") == "exceed_context_size_error":
-        return InvalidInput(
-            f"The prompt has {error.get('n_prompt_tokens')} tokens; this model takes at most "
-            f"{error.get('n_ctx')} tokens per request (prompt and output). Shorten the prompt.",
-            param=param,
-        )
-    message = str(error.get("message", "The model refused the request."))
-    if int(error.get("code", 500)) < 500:
-        return InvalidInput(message)
-    return Unavailable(f"The model failed: {message}")
-
-
-# Request fields that need an optional backend feature, and the value that means "unused".
-_FEATURE_OF: dict[str, tuple[str, object]] = {
-    "tools": ("tools", None),
-    "tool_choice": ("tools", None),
-    "response_format": ("grammar", None),
-    "logit_bias": ("logit_bias", None),
-    "seed": ("seed", None),
-    "presence_penalty": ("penalties", None),
-    "frequency_penalty": ("penalties", None),
-    "min_p": ("min_p", None),
-    "logprobs": ("logprobs", None),
-    "top_logprobs": ("top_logprobs", None),
-    "n": ("n", 1),
-    "stop": ("stop", None),
-}
+    endpoint: Endpoint
+    model: str  # the name it is served under
+    outputs: AsyncGenerator[GenerationOutput, None]
 
 
 def _tool_calls(
-    request: GenerationRequest, model: TextGenerator, body: dict[str, Any]
-) -> ForcedCall | BareCall | None:
+    request: GenerationRequest, model: TextGenerator
+) -> tuple[GenerationRequest, ForcedCall | BareCall | None]:
     """How tool calls are read from this request's answer (engine/tool_calls.py): a forced
     choice is sent with its call's JSON schema; ``auto`` also takes a bare JSON call."""
-    if not isinstance(request, ChatCompletionRequest) or not request.tools:
-        return None
-    if request.tool_choice == "none" or "grammar" not in model.features:
-        return None
-    if request.tool_choice == "required" or request.tool_choice_name is not None:
-        if request.response_format is not None:
+    if not request.tools or request.tool_choice == "none" or "grammar" not in model.features:
+        return request, None
+    if request.tool_choice == "required":
+        if request.json_schema is not None:
             raise InvalidInput(
                 "'response_format' cannot be combined with a 'tool_choice' that requires a "
                 "call (the call's arguments follow the tool's parameters); remove one.",
                 param="response_format",
             )
-        force_call(body)
-        return ForcedCall()
-    return BareCall(frozenset(tool.function.name for tool in request.tools))
-
-
-def _check_request(request: GenerationRequest, model: TextGenerator, name: str) -> None:
-    """Refuse what this model cannot do: a feature it lacks, more tokens than its context."""
-    _check_features(request, model, name)
-    limit = request.token_limit
-    context = model.context_length
-    if limit is not None and limit >= context:
-        raise InvalidInput(
-            f"'max_tokens' is {limit}, but this model takes at most {context} "
-            "tokens per request (prompt and output); lower it.",
-            param="max_tokens",
-        )
-
-
-def _check_features(request: GenerationRequest, model: TextGenerator, name: str) -> None:
-    for field, (feature, unused) in _FEATURE_OF.items():
-        value = getattr(request, field, unused)
-        if value in (unused, False) or feature in model.features:
-            continue
-        if feature == "tools":
-            reason = "its chat template does not render tools, so it cannot call them"
-        else:
-            reason = "its runtime does not support it"
-        raise InvalidInput(
-            f"Model '{name}' cannot take '{field}': {reason}. Remove it or use another model.",
-            param=field,
-        )
+        return force_call(request), ForcedCall()
+    return request, BareCall(frozenset(tool.name for tool in request.tools))
 
 
 class LLMService:
@@ -158,11 +90,11 @@ class LLMService:
     async def _spec(self, caller: Principal, ref: str) -> ModelSpec:
         return await self.specs.get(caller.tenant_id, ref)
 
-    async def generate(
-        self, caller: Principal, endpoint: Endpoint, request: GenerationRequest
-    ) -> AsyncGenerator[Chunk, None]:
-        """Start a generation; errors up to the first chunk are raised here, so they can
+    async def generate(self, caller: Principal, request: OpenAIGeneration) -> Generation:
+        """Start a generation; errors up to the first output are raised here, so they can
         still be answered with a proper status code."""
+        engine_request = request.generation_request()
+        endpoint = engine_request.endpoint
         spec = await self._spec(caller, request.model)
         if endpoint not in spec.capabilities:
             if endpoint == "chat" and "completions" in spec.capabilities:
@@ -176,15 +108,15 @@ class LLMService:
         reservation = await self._admit(caller, spec, request)
         # No await until _run is inside its try: its end settles the reservation with the
         # real usage, however it ends (finished, failed, cancelled, client gone).
-        stream = self._run(caller, spec, endpoint, request, reservation)
+        stream = self._run(caller, spec, engine_request, reservation)
         try:
             first = await anext(stream)
         except StopAsyncIteration:
             raise Unavailable(f"Model '{spec.name}' ended without an answer; retry.") from None
-        return self._prepend(first, stream)
+        return Generation(endpoint, spec.name, self._prepend(first, stream))
 
     async def _admit(
-        self, caller: Principal, spec: ModelSpec, request: GenerationRequest
+        self, caller: Principal, spec: ModelSpec, request: OpenAIGeneration
     ) -> Reservation | None:
         """Hold the request's maximum under the caller's limits (429 if it does not fit)."""
         if self.quotas is None:
@@ -194,8 +126,8 @@ class LLMService:
 
     @staticmethod
     async def _prepend(
-        first: Chunk, rest: AsyncGenerator[Chunk, None]
-    ) -> AsyncGenerator[Chunk, None]:
+        first: GenerationOutput, rest: AsyncGenerator[GenerationOutput, None]
+    ) -> AsyncGenerator[GenerationOutput, None]:
         try:
             yield first
             async for chunk in rest:
@@ -207,75 +139,45 @@ class LLMService:
         self,
         caller: Principal,
         spec: ModelSpec,
-        endpoint: Endpoint,
         request: GenerationRequest,
         reservation: Reservation | None = None,
-    ) -> AsyncGenerator[Chunk, None]:
-        started = time.perf_counter()
-        first_token: float | None = None
-        last_token = started
-        token_chunks = 0
-        usage: dict[str, int] | None = None
-        finish = "aborted"
-        queue_seconds: float | None = None
-        include_usage = not request.stream or bool(
-            request.stream_options and request.stream_options.include_usage
+    ) -> AsyncGenerator[GenerationOutput, None]:
+        meter = GenerationMeter(
+            started=time.perf_counter(),
+            ttft=self.metrics.ttft.labels(spec.name),  # looked up once, not per token
+            itl=self.metrics.itl.labels(spec.name),
         )
-        ttft = self.metrics.ttft.labels(spec.name)  # looked up once, not per token
-        itl = self.metrics.itl.labels(spec.name)
         try:
-            async for raw in self._engine_chunks(spec, endpoint, request):
-                error = error_of(raw)
-                if error is not None:
-                    finish = "error"
-                    raise _llama_error(error, endpoint)
-                now = time.perf_counter()
-                if has_tokens(raw):
-                    token_chunks += 1
-                    if first_token is None:
-                        first_token = now
-                        ttft.observe(now - started)
-                    else:
-                        itl.observe(now - last_token)
-                    last_token = now
-                for choice in raw.get("choices", []):
-                    finish = choice.get("finish_reason") or finish
-                timings = raw.get("timings")
-                if isinstance(timings, dict) and "prompt_ms" in timings:
-                    busy = (timings.get("prompt_ms", 0) + timings.get("predicted_ms", 0)) / 1e3
-                    queue_seconds = max(0.0, now - started - busy)
-                chunk_usage = usage_of(raw)
-                if chunk_usage is not None:
-                    usage = chunk_usage
-                    if not raw.get("choices") and not include_usage:
-                        continue
-                yield clean_chunk(raw, model=spec.name, legacy_logprobs=endpoint == "completions")
+            async for output in self._engine_outputs(spec, request):
+                meter.observe(output, time.perf_counter())
+                yield output
+        except AimaasError:
+            meter.finish = "error"
+            raise
         finally:
             if reservation is not None:
-                reservation.settle(tokens=_used(usage, token_chunks))
-            self._observe_end(
-                caller, spec, endpoint, started, finish, usage, token_chunks, queue_seconds
-            )
+                reservation.settle(tokens=meter.tokens_used)
+            self._observe_end(caller, spec, request.endpoint, meter)
 
-    async def _engine_chunks(
-        self, spec: ModelSpec, endpoint: Endpoint, request: GenerationRequest
-    ) -> AsyncGenerator[Chunk, None]:
-        """The engine's chunks for one request. An engine child that dies before its first
-        chunk is answered again: the manager reloads the model on the fallback backend."""
+    async def _engine_outputs(
+        self, spec: ModelSpec, request: GenerationRequest
+    ) -> AsyncGenerator[GenerationOutput, None]:
+        """The engine's outputs for one request. An engine child that dies before its first
+        output is answered again: the manager reloads the model on the fallback backend."""
         for attempt in (1, 2):
             answered = False
             try:
                 async with self.manager.use(spec) as model:
                     assert isinstance(model, TextGenerator)
-                    _check_request(request, model, spec.name)
-                    body = llama_body(request)
-                    chunks = model.stream(endpoint, body)
-                    calls = _tool_calls(request, model, body)
+                    check_features(request, model.features, spec.name)
+                    check_output_limit(request, model.context_length)
+                    sent, calls = _tool_calls(request, model)
+                    outputs = model.stream(sent)
                     if calls is not None:
-                        chunks = calls.transform(chunks)
-                    async for raw in chunks:
+                        outputs = calls.transform(outputs)
+                    async for output in outputs:
                         answered = True
-                        yield raw
+                        yield output
                 return
             except EngineDied as died:
                 if answered or attempt == 2:
@@ -283,25 +185,16 @@ class LLMService:
                 log.warning("%s; answering the request again on the fallback", died.message)
 
     def _observe_end(
-        self,
-        caller: Principal,
-        spec: ModelSpec,
-        endpoint: Endpoint,
-        started: float,
-        finish: str,
-        usage: dict[str, int] | None,
-        token_chunks: int,
-        queue_seconds: float | None,
+        self, caller: Principal, spec: ModelSpec, endpoint: Endpoint, meter: GenerationMeter
     ) -> None:
         label = spec.name
-        prompt = usage["prompt_tokens"] if usage else 0
-        completion = usage["completion_tokens"] if usage else token_chunks
-        self.metrics.e2e.labels(label).observe(time.perf_counter() - started)
-        self.metrics.requests.labels(label, endpoint, finish).inc()
+        prompt, completion = meter.prompt_tokens, meter.completion_tokens
+        self.metrics.e2e.labels(label).observe(time.perf_counter() - meter.started)
+        self.metrics.requests.labels(label, endpoint, meter.finish).inc()
         self.metrics.prompt_tokens.labels(label).inc(prompt)
         self.metrics.generated_tokens.labels(label).inc(completion)
-        if queue_seconds is not None:
-            self.metrics.queue_time.labels(label).observe(queue_seconds)
+        if meter.queue_seconds is not None:
+            self.metrics.queue_time.labels(label).observe(meter.queue_seconds)
         if prompt or completion:
             self._record_usage(caller, spec.name, f"/v1/{endpoint}", prompt, completion)
 
@@ -352,13 +245,6 @@ class LLMService:
 
     def close(self) -> None:
         self._usage.close()  # writes what is still queued
-
-
-def _used(usage: dict[str, int] | None, token_chunks: int) -> int:
-    """Tokens a generation used, as _observe_end records them."""
-    if usage:
-        return usage["prompt_tokens"] + usage["completion_tokens"]
-    return token_chunks
 
 
 def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:

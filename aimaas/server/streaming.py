@@ -64,6 +64,14 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
         return await work
 
 
+async def collect(items: AsyncGenerator[T, None]) -> list[T]:
+    """Every item of ``items``, closing it however the collecting ends."""
+    try:
+        return [item async for item in items]
+    finally:
+        await items.aclose()
+
+
 def _event(payload: Any) -> bytes:
     return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
 

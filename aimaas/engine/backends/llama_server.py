@@ -23,10 +23,11 @@ from typing import Any
 
 from aimaas.engine.admission import Admission
 from aimaas.engine.backends.child import StderrTail, describe_exit
+from aimaas.engine.backends.llama_json import error_of, output_of, request_body
 from aimaas.engine.backends.llamacpp import LlamaCppConfig, llama_features
 from aimaas.engine.backends.uds_http import UnixHTTPClient
 from aimaas.engine.gguf import GgufInfo, read_gguf
-from aimaas.engine.types import Chunk, Endpoint
+from aimaas.engine.types import Endpoint, GenerationOutput, GenerationRequest
 from aimaas.errors import EngineDied, Unavailable
 from aimaas.subprocesses import die_with_parent
 
@@ -164,22 +165,22 @@ class LlamaServerModel:
     def features(self) -> frozenset[str]:
         return llama_features(self.info, self.config.chat_template)
 
-    async def stream(self, endpoint: Endpoint, body: Chunk) -> AsyncIterator[Chunk]:
-        """Same contract as LlamaCppModel.stream: llama.cpp's chunks; closing it early
-        closes the connection, which makes llama-server abort the sequence."""
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationOutput]:
+        """``TextGenerator.stream``; closing it early closes the connection, which makes
+        llama-server abort the sequence."""
         self.admission.enter(self.name)
+        body = request_body(request)
         try:
-            request = {**body, "stream": True}
-            async with self._http().request("POST", _PATHS[endpoint], request) as response:
+            path = _PATHS[request.endpoint]
+            async with self._http().request("POST", path, body) as response:
                 if response.status >= 400:
-                    yield _error_chunk(await response.read(), response.status)
-                    return
+                    raise error_of(_error(await response.read(), response.status), request)
                 async for line in response.lines():
                     if not line.startswith(b"data: "):
                         continue
                     if line == b"data: [DONE]":
                         continue  # read on to the end, so the connection can be reused
-                    yield json.loads(line[6:])
+                    yield output_of(json.loads(line[6:]), request)
         except (OSError, asyncio.IncompleteReadError) as exc:
             if await asyncio.to_thread(self._ended_within, 1.0):
                 raise await self.death("while serving") from exc
@@ -220,11 +221,11 @@ def _write_private(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def _error_chunk(raw: bytes, status: int) -> Chunk:
+def _error(raw: bytes, status: int) -> dict[str, Any]:
     try:
         error: Any = json.loads(raw).get("error")
     except (ValueError, AttributeError):
         error = None
     if not isinstance(error, dict):
-        error = {"code": status, "message": raw.decode(errors="replace")[:300]}
-    return {"error": error}
+        return {"code": status, "message": raw.decode(errors="replace")[:300]}
+    return dict(error)

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from aimaas.engine.admission import Admission
+from aimaas.engine.backends.llama_json import output_of, request_body
 from aimaas.engine.chat_templates import renders_tools
 from aimaas.engine.gguf import GgufInfo, read_gguf
-from aimaas.engine.types import ALL_FEATURES, Chunk, Endpoint
+from aimaas.engine.types import ALL_FEATURES, Endpoint, GenerationOutput, GenerationRequest
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,13 @@ class LlamaCppModel:
             return self._server.handle_chat_completions  # type: ignore[no-any-return]
         return self._server.handle_completions  # type: ignore[no-any-return]
 
-    async def stream(self, endpoint: Endpoint, body: Chunk) -> AsyncIterator[Chunk]:
-        """Run one request and yield llama.cpp's stream chunks (OpenAI chunk shape).
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationOutput]:
+        """Run one request and yield its outputs (``TextGenerator.stream``).
 
         Raises Overloaded when the model's queue is full. Closing the iterator early aborts
         the sequence at its next token; the slot counts as busy until then.
         """
+        body = request_body(request)
         self.admission.enter(self.name)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
@@ -150,7 +152,7 @@ class LlamaCppModel:
 
         def run() -> None:
             try:
-                self._handler(endpoint)({**body, "stream": True}, on_chunk)
+                self._handler(request.endpoint)(body, on_chunk)
             except BaseException as exc:  # reported to the awaiting coroutine
                 put(_Failed(exc))
             finally:
@@ -171,7 +173,7 @@ class LlamaCppModel:
                 if isinstance(item, _Failed):
                     raise item.error
                 assert isinstance(item, dict)
-                yield item
+                yield output_of(item, request)
         finally:
             aborted.set()
 

@@ -8,57 +8,45 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from aimaas.engine.chunks import Chunk, join_chat, join_completion
-from aimaas.engine.types import Endpoint
 from aimaas.protocol.openai import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
     EmbeddingResponse,
 )
-from aimaas.runtime.llm import GenerationRequest
+from aimaas.runtime.llm import OpenAIGeneration
+from aimaas.runtime.openai_shaping import OpenAIStream
 from aimaas.security.principal import Principal
 from aimaas.server.deps import Inference, ServicesDep
 from aimaas.server.routes import new_router
 from aimaas.server.services import Services
-from aimaas.server.streaming import EventStream, unless_disconnected
+from aimaas.server.streaming import EventStream, collect, unless_disconnected
 
 router = new_router(prefix="/v1", tags=["openai"])
 
 
 async def _generate(
-    request: Request,
-    services: Services,
-    caller: Principal,
-    endpoint: Endpoint,
-    body: GenerationRequest,
+    request: Request, services: Services, caller: Principal, body: OpenAIGeneration
 ) -> Response | dict[str, Any]:
-    chunks = await unless_disconnected(request, services.llm.generate(caller, endpoint, body))
+    generation = await unless_disconnected(request, services.llm.generate(caller, body))
+    shape = OpenAIStream(generation.endpoint, generation.model, include_usage=body.include_usage)
     if body.stream:
-        return EventStream(chunks, request.url.path)
-
-    async def collect() -> list[Chunk]:
-        try:
-            return [chunk async for chunk in chunks]
-        finally:
-            await chunks.aclose()
-
-    collected = await unless_disconnected(request, collect())
-    return join_chat(collected) if endpoint == "chat" else join_completion(collected)
+        return EventStream(shape.chunks(generation.outputs), request.url.path)
+    return shape.join(await unless_disconnected(request, collect(generation.outputs)))
 
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, services: ServicesDep, caller: Inference
 ) -> Response | dict[str, Any]:
-    return await _generate(request, services, caller, "chat", body)
+    return await _generate(request, services, caller, body)
 
 
 @router.post("/completions", response_model=None)
 async def completions(
     body: CompletionRequest, request: Request, services: ServicesDep, caller: Inference
 ) -> Response | dict[str, Any]:
-    return await _generate(request, services, caller, "completions", body)
+    return await _generate(request, services, caller, body)
 
 
 @router.post("/embeddings")

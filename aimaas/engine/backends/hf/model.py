@@ -41,16 +41,20 @@ from aimaas.engine.backends.hf.requests import (
     DEFAULT_TEMPERATURE,
     DEFAULT_TOP_K,
     DEFAULT_TOP_P,
-    Refused,
     chat_messages,
     completion_prompt,
-    context_error,
     sampling_kwargs,
-    stop_strings,
 )
-from aimaas.engine.backends.hf.text import ChunkWriter, TextStream
-from aimaas.engine.types import Chunk, Endpoint
-from aimaas.errors import Unavailable
+from aimaas.engine.backends.hf.text import TextStream
+from aimaas.engine.context import check_prompt, room_for_output
+from aimaas.engine.types import (
+    ChoiceDelta,
+    FinishReason,
+    GenerationOutput,
+    GenerationRequest,
+    Usage,
+)
+from aimaas.errors import InvalidInput, Unavailable
 
 _POLL_SECONDS = 1.0  # how often a waiting stream checks that the generation loop is alive
 
@@ -68,7 +72,7 @@ class _Sequence:
     sampling: dict[str, Any]
     outputs: asyncio.Queue[Any]
     text: TextStream
-    writer: ChunkWriter
+    chat: bool
     started: float = 0.0  # when the engine scheduled it (perf_counter), 0 until then
     generated: int = 0
     finished: bool = False
@@ -152,76 +156,59 @@ class TransformersModel:
     def busy(self) -> bool:
         return self.admission.in_flight > 0
 
-    def _encode(self, endpoint: Endpoint, body: Chunk) -> list[int]:
+    def _encode(self, request: GenerationRequest) -> list[int]:
         """The prompt's token ids (chat: through the model's chat template)."""
         from jinja2 import TemplateError
 
         try:
-            if endpoint == "chat":
+            if request.endpoint == "chat":
                 text = self.tokenizer.apply_chat_template(
-                    chat_messages(body), tokenize=False, add_generation_prompt=True
+                    chat_messages(request), tokenize=False, add_generation_prompt=True
                 )
                 ids = self.tokenizer(str(text), add_special_tokens=False)["input_ids"]
             else:
-                ids = self.tokenizer(completion_prompt(body))["input_ids"]
+                ids = self.tokenizer(completion_prompt(request))["input_ids"]
         except TemplateError as exc:
-            message = f"The model's chat template refused the messages: {exc}"
-            error = {"code": 400, "type": "invalid_request_error", "message": message}
-            raise Refused(error) from exc
+            raise InvalidInput(f"The model's chat template refused the messages: {exc}") from exc
         if not ids:
-            raise Refused(
-                {"code": 400, "type": "invalid_request_error", "message": "The prompt is empty."}
-            )
+            raise InvalidInput("The prompt is empty.")
         return [int(i) for i in ids]
 
     def _decode(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
-    async def stream(self, endpoint: Endpoint, body: Chunk) -> AsyncIterator[Chunk]:
-        """Run one request and yield llama.cpp-shaped stream chunks, then one with usage.
-
-        Raises Overloaded when the model's queue is full. Closing the iterator early cancels
-        the sequence and frees its place at once.
-        """
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationOutput]:
+        """``TextGenerator.stream``. Raises Overloaded when the model's queue is full.
+        Closing the iterator early cancels the sequence and frees its place at once."""
         self.admission.enter(self.name)
         try:
-            try:
-                loop = asyncio.get_running_loop()
-                prompt_ids = await loop.run_in_executor(
-                    self._tokenize, self._encode, endpoint, body
-                )
-            except Refused as refused:
-                yield {"error": refused.error}
-                return
-            if len(prompt_ids) >= self.context_length:
-                yield {"error": context_error(len(prompt_ids), self.context_length)}
-                return
+            loop = asyncio.get_running_loop()
+            prompt_ids = await loop.run_in_executor(self._tokenize, self._encode, request)
+            check_prompt(request, len(prompt_ids), self.context_length)
             async with self._slots:
-                sequence = self._sequence(endpoint, body, prompt_ids)
+                sequence = self._sequence(request, prompt_ids)
                 try:
-                    async with contextlib.aclosing(self._generate(sequence)) as chunks:
-                        async for chunk in chunks:
-                            yield chunk
+                    async with contextlib.aclosing(self._generate(sequence)) as outputs:
+                        async for output in outputs:
+                            yield output
                 finally:
                     if not sequence.finished:
                         self._cancel(sequence.request_id)
         finally:
             self.admission.leave()
 
-    def _sequence(self, endpoint: Endpoint, body: Chunk, prompt_ids: list[int]) -> _Sequence:
-        room = self.context_length - len(prompt_ids)
-        limit = body.get("max_tokens")
+    def _sequence(self, request: GenerationRequest, prompt_ids: list[int]) -> _Sequence:
         return _Sequence(
             request_id=f"{self.name}-{uuid.uuid4().hex}",
             prompt_ids=prompt_ids,
-            max_new_tokens=room if limit is None else min(int(limit), room),
-            sampling=sampling_kwargs(body, self.vocab_size),
+            max_new_tokens=room_for_output(request, len(prompt_ids), self.context_length),
+            sampling=sampling_kwargs(request.sampling, self.vocab_size),
             outputs=asyncio.Queue(),
-            text=TextStream(self._decode, stop_strings(body)),
-            writer=ChunkWriter(endpoint, self.name),
+            text=TextStream(self._decode, [s for s in request.sampling.stop if s]),
+            chat=request.endpoint == "chat",
         )
 
-    async def _generate(self, seq: _Sequence) -> AsyncGenerator[Chunk, None]:
+    async def _generate(self, seq: _Sequence) -> AsyncGenerator[GenerationOutput, None]:
         self._engine.register_result_handler(seq.request_id, seq.outputs.put_nowait)
         submitted = self._engine.add_request(
             seq.prompt_ids,
@@ -237,19 +224,17 @@ class TransformersModel:
             output = await next_output(seq.outputs, alive=self._engine.is_running, name=self.name)
             if output.error is not None or output.status.name == "FAILED":
                 seq.finished = True
-                yield {"error": {"code": 500, "type": "server_error", "message": output.error}}
-                return
-            if first:
-                first = False
-                for chunk in seq.writer.head():
-                    yield chunk
-            for chunk in self._advance(seq, output):
-                yield chunk
+                raise Unavailable(f"The model failed: {output.error}")
+            if first and seq.chat:  # the stream opens as soon as the engine runs it
+                yield GenerationOutput(choices=(ChoiceDelta(index=0),))
+            first = False
+            for out in self._advance(seq, output):
+                yield out
             if seq.finished or seq.text.stopped:
                 return
 
-    def _advance(self, seq: _Sequence, output: Any) -> list[Chunk]:
-        """Chunks for what one engine output adds: new text, and the end if it ended."""
+    def _advance(self, seq: _Sequence, output: Any) -> list[GenerationOutput]:
+        """What one engine output adds: new text, and the end if it ended."""
         if output.lifespan[0] > 0:
             seq.started = float(output.lifespan[0])
         tokens = [int(t) for t in output.generated_tokens]
@@ -257,7 +242,8 @@ class TransformersModel:
         seq.finished = bool(output.is_finished())
         delta = seq.text.push(new)
         if not (seq.finished or seq.text.stopped):
-            return seq.writer.text(delta)
+            return [_text(delta)] if delta else []
+        reason: FinishReason
         if seq.text.stopped:
             reason = "stop"
         else:
@@ -265,9 +251,11 @@ class TransformersModel:
             reason = "stop" if seq.text.stopped or _ends_with(tokens, self.eos_ids) else "length"
         busy = time.perf_counter() - seq.started if seq.started else 0.0
         return [
-            *seq.writer.text(delta),
-            seq.writer.finish(reason, busy),
-            seq.writer.usage(len(seq.prompt_ids), seq.generated),
+            *([_text(delta)] if delta else []),
+            GenerationOutput(
+                choices=(ChoiceDelta(index=0, finish_reason=reason),), busy_seconds=busy
+            ),
+            GenerationOutput(usage=Usage(len(seq.prompt_ids), seq.generated)),
         ]
 
     def _cancel(self, request_id: str) -> None:
@@ -287,6 +275,10 @@ class TransformersModel:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
+
+
+def _text(delta: str) -> GenerationOutput:
+    return GenerationOutput(choices=(ChoiceDelta(index=0, text=delta),))
 
 
 def _break_greedy_ties(engine: Any) -> None:

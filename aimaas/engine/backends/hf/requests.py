@@ -1,10 +1,11 @@
-"""What a request asks of the transformers backend: sampling, stop strings, the prompt."""
+"""What a ``GenerationRequest`` asks of the transformers backend: sampling, the prompt."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aimaas.engine.types import Chunk
+from aimaas.engine.types import GenerationRequest, Message, SamplingParams
+from aimaas.errors import InvalidInput
 
 # llama.cpp's defaults, so a request means the same on every backend.
 DEFAULT_TEMPERATURE = 0.8
@@ -12,75 +13,40 @@ DEFAULT_TOP_K = 40
 DEFAULT_TOP_P = 0.95
 
 
-# --- What a request asks for ------------------------------------------------------------------
-
-
-class Refused(Exception):
-    """A request this backend answers with an error chunk instead of generating."""
-
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(str(error.get("message", "")))
-        self.error = error
-
-
-def sampling_kwargs(body: Chunk, vocab_size: int) -> dict[str, Any]:
+def sampling_kwargs(sampling: SamplingParams, vocab_size: int) -> dict[str, Any]:
     """Per-request logits-processor arguments; temperature 0 is greedy."""
-    temperature = body.get("temperature")
-    temperature = DEFAULT_TEMPERATURE if temperature is None else float(temperature)
+    temperature = DEFAULT_TEMPERATURE if sampling.temperature is None else sampling.temperature
     if temperature <= 0:
         return {"temperature": 1.0, "top_k": 1, "top_p": 1.0}
-    top_k = body.get("top_k")
-    top_k = DEFAULT_TOP_K if top_k is None else int(top_k)
-    top_p = body.get("top_p")
+    top_k = DEFAULT_TOP_K if sampling.top_k is None else sampling.top_k
     return {
         "temperature": temperature,
         "top_k": top_k if 0 < top_k < vocab_size else vocab_size,  # 0 means off
-        "top_p": DEFAULT_TOP_P if top_p is None else float(top_p),
+        "top_p": DEFAULT_TOP_P if sampling.top_p is None else sampling.top_p,
     }
 
 
-def stop_strings(body: Chunk) -> list[str]:
-    stop = body.get("stop")
-    if stop is None:
-        return []
-    return [stop] if isinstance(stop, str) else [s for s in stop if s]
-
-
-def _message_text(content: Any) -> Any:
-    """OpenAI content parts -> one string (templates expect text)."""
-    if isinstance(content, list):
-        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return content
-
-
-def chat_messages(body: Chunk) -> list[dict[str, Any]]:
-    return [
-        {**message, "content": _message_text(message.get("content"))}
-        for message in body.get("messages", [])
-    ]
-
-
-def completion_prompt(body: Chunk) -> str:
-    prompt = body.get("prompt", "")
-    if isinstance(prompt, list):
-        if len(prompt) != 1:
-            raise Refused(
-                {
-                    "code": 400,
-                    "type": "invalid_request_error",
-                    "message": "This model takes one prompt per request; send one request "
-                    "per prompt.",
-                }
-            )
-        prompt = prompt[0]
-    return str(prompt)
-
-
-def context_error(prompt_tokens: int, context_length: int) -> dict[str, Any]:
-    return {
-        "code": 400,
-        "type": "exceed_context_size_error",
-        "message": "the request exceeds the available context size",
-        "n_prompt_tokens": prompt_tokens,
-        "n_ctx": context_length,
+def _template_message(message: Message) -> dict[str, Any]:
+    """A message as chat templates take it: content parts joined into one text."""
+    content = message.content
+    out: dict[str, Any] = {
+        "role": message.role,
+        "content": "\n".join(content) if isinstance(content, tuple) else content,
     }
+    if message.name is not None:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["tool_calls"] = list(message.tool_calls)
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def chat_messages(request: GenerationRequest) -> list[dict[str, Any]]:
+    return [_template_message(message) for message in request.messages]
+
+
+def completion_prompt(request: GenerationRequest) -> str:
+    if len(request.prompts) != 1:
+        raise InvalidInput("This model takes one prompt per request; send one request per prompt.")
+    return request.prompts[0]

@@ -1,16 +1,8 @@
-"""Generated tokens -> text deltas (stop strings matched across token boundaries) and the
-chunks llama.cpp's server streams, so every backend answers alike."""
+"""Generated tokens -> text deltas, with stop strings matched across token boundaries."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
-from typing import Any
-
-from aimaas.engine.types import Chunk, Endpoint
-
-# --- Turning tokens into text -----------------------------------------------------------------
 
 
 class TextStream:
@@ -81,57 +73,3 @@ class TextStream:
                     longest = size
                     break
         return longest
-
-
-# --- The chunks llama.cpp's server streams ----------------------------------------------------
-
-
-class ChunkWriter:
-    """OpenAI stream chunks for one request, in llama.cpp's layout."""
-
-    def __init__(self, endpoint: Endpoint, model: str) -> None:
-        self.endpoint = endpoint
-        self.model = model
-        chat = endpoint == "chat"
-        self.id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
-        self.object = "chat.completion.chunk" if chat else "text_completion"
-        self.created = int(time.time())
-
-    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> Chunk:
-        return {
-            "id": self.id,
-            "object": self.object,
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-            **extra,
-        }
-
-    def _choice(self, text: str | None, finish: str | None, *, role: bool = False) -> Chunk:
-        if self.endpoint == "completions":
-            return {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
-        delta: dict[str, Any] = {"role": "assistant", "content": text} if role else {}
-        if text and not role:
-            delta["content"] = text
-        return {"index": 0, "delta": delta, "finish_reason": finish}
-
-    def head(self) -> list[Chunk]:
-        """What opens the stream: the assistant's role, for chat."""
-        if self.endpoint == "chat":
-            return [self._chunk([self._choice(None, None, role=True)])]
-        return []
-
-    def text(self, delta: str) -> list[Chunk]:
-        return [self._chunk([self._choice(delta, None)])] if delta else []
-
-    def finish(self, reason: str, busy_seconds: float) -> Chunk:
-        timings = {"prompt_ms": 0.0, "predicted_ms": busy_seconds * 1000}
-        return self._chunk([self._choice(None, reason)], timings=timings)
-
-    def usage(self, prompt_tokens: int, completion_tokens: int) -> Chunk:
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
-        return self._chunk([], usage=usage)
