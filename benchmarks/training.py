@@ -341,18 +341,18 @@ def breakdown(
         out[label] = startup_seconds(code)
     import torch
 
-    from aimaas.learn import data as learn_data
     from aimaas.learn import trainer
     from aimaas.learn.dataset import split
     from aimaas.registry import jobs
     from aimaas.registry.db import Database
+    from aimaas.uploads.datasets import inspect_upload, read_dataset
 
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    details = learn_data.inspect_upload(data_zip, data_zip.name)
+    summary = inspect_upload(data_zip, data_zip.name)
     inspected = time.perf_counter()
-    dataset = learn_data.read_dataset(data_zip, details, target=None)
+    dataset = read_dataset(data_zip, summary, target=None)
     read = time.perf_counter()
     out["inspect the upload (s, on POST /v1/files)"] = inspected - started
     out["read the zip into a dataset (s, on submit and again in the worker)"] = read - inspected

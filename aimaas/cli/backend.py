@@ -134,12 +134,12 @@ class LocalBackend:
                 return repository.create_tenant(session, name=ADMIN_TENANT).id
 
     def upload_file(self, path: Path, purpose: str) -> FileObject:
-        from aimaas.learn.data import inspect_upload  # numpy and Pillow only when needed
-        from aimaas.security.model_files import inspect_model_upload
+        from aimaas.uploads.datasets import inspect_upload  # numpy and Pillow only when needed
+        from aimaas.uploads.model_uploads import inspect_model_upload
 
         files.validate_purpose(purpose)
         inspect = inspect_model_upload if purpose == "model" else inspect_upload
-        details = inspect(path, path.name)
+        summary = inspect(path, path.name)
         row = files.store_file(
             self.db,
             self.store,
@@ -147,7 +147,7 @@ class LocalBackend:
             source=path,
             filename=path.name,
             purpose=purpose,
-            details=details,
+            details=summary.model_dump(),
         )
         record_local(
             self.db, "file.upload", tenant_id=row.tenant_id, target=row.id, bytes=row.bytes

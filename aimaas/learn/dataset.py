@@ -1,6 +1,6 @@
 """A training or evaluation dataset in memory, the same shape whatever file it came from.
 
-``aimaas.learn.data`` reads uploaded files into this; the trainer and the evaluators read
+``aimaas.uploads.datasets`` reads uploaded files into this; the trainer and the evaluators read
 only this. Labels stay raw (strings or numbers): encoding them is part of a model's
 preprocessing, so the served model answers with the user's own labels.
 """

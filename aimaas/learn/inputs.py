@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aimaas.errors import InvalidInput, NotFound
-from aimaas.learn import algorithms, data
+from aimaas.learn import algorithms
 from aimaas.learn.dataset import Dataset, split
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import File
+from aimaas.uploads.datasets import read_dataset, stored_summary
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def read_file(
         digest, details = row.artifact_digest, dict(row.details)
     try:
         with store.open(digest, Owner.file(tenant_id, file_id)) as local:  # in memory if sealed
-            return data.read_dataset(local.path, details, target=target)
+            return read_dataset(local.path, stored_summary(details), target=target)
     except InvalidInput as exc:
         raise InvalidInput(f"{param}: {exc.message}", param=exc.param or param) from exc
 

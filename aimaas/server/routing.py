@@ -2,14 +2,14 @@
 
 Python's json module accepts NaN, Infinity and numbers like 1e999 that overflow to infinity;
 they are not JSON and break whatever reads them later (FastAPI answers them with a 500).
-Here they are refused as invalid JSON, as is nesting too deep for the parser.
+Here they are refused as invalid JSON (``aimaas.uploads.strict_json``, the parser uploads
+use too), as is nesting too deep for the parser.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import unquote_plus
@@ -18,28 +18,11 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from aimaas.errors import InvalidInput
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid JSON number")
-
+from aimaas.uploads import strict_json
 
 # No request has a legitimate reason for more keys in one object; a body with a million
 # keys would otherwise cost seconds of validation-error reporting.
 MAX_OBJECT_MEMBERS = 10_000
-
-
-def _bounded_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    if len(pairs) > MAX_OBJECT_MEMBERS:
-        raise ValueError(f"an object has more than {MAX_OBJECT_MEMBERS} members")
-    return dict(pairs)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of the range of a 64-bit float")
-    return value
 
 
 def parse_json(body: bytes) -> Any:
@@ -48,22 +31,8 @@ def parse_json(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise json.JSONDecodeError("the body is not valid UTF-8", "", exc.start) from exc
-    try:
-        return _refuse_nul(
-            text,
-            json.loads(
-                text,
-                parse_constant=_reject_constant,
-                parse_float=_finite_float,
-                object_pairs_hook=_bounded_object,
-            ),
-        )
-    except json.JSONDecodeError:
-        raise
-    except RecursionError as exc:
-        raise json.JSONDecodeError("the JSON is nested too deeply", text, 0) from exc
-    except ValueError as exc:
-        raise json.JSONDecodeError(str(exc), text, 0) from exc
+    value = strict_json.parse(text, finite_numbers=True, max_members=MAX_OBJECT_MEMBERS)
+    return _refuse_nul(text, value)
 
 
 def _nul_at(value: Any, path: str) -> str | None:

@@ -21,7 +21,7 @@ from aimaas.security.audit import ACTIONS, audit_list, scrub
 from tests import tier
 from tests.conftest import Api
 from tests.e2e.server import LiveServer
-from tests.security.test_model_files import GGUF_OK
+from tests.uploads.model_builders import GGUF_OK
 
 CSV = b"x1,x2,label\n1,2,cat\n3,4,dog\n5,6,cat\n7,8,dog\n"
 

@@ -1,7 +1,7 @@
 """The hostile-input categories of RELIABILITY.md that the other suites leave out, against a
 real server process: names and paths, numbers, v2 tensors, auth over a real HTTP parser,
 jobs, and streams. (Bodies are in tests/server/test_hostile_input.py, uploads in
-tests/learn/test_data.py and tests/security/test_model_files.py.)
+tests/uploads/.)
 
 Each case is answered 4xx in under 2 s without a traceback or a server path, and /health
 answers 200 after it; no request of the whole set is answered 5xx; the server process tree
@@ -39,7 +39,7 @@ from aimaas.server.app import create_app
 from tests.e2e.server import LiveServer, descendants, start_server
 from tests.postgres import postgres_server
 from tests.security.routes import walk
-from tests.security.test_model_files import trained_files
+from tests.uploads.model_builders import trained_files
 
 pytestmark = pytest.mark.e2e
 

@@ -31,7 +31,7 @@ from aimaas.config import Settings
 from aimaas.registry.ids import new_id
 from tests.conftest import Api
 from tests.security.routes import OPEN, Route, walk
-from tests.security.test_model_files import trained_files, upload
+from tests.uploads.model_builders import trained_files, upload
 
 SCOPES = ("admin", "models:read", "models:write", "infer", "train")
 CSV = b"a,b,c,label\n" + b"".join(

@@ -16,15 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from aimaas.errors import Forbidden, InvalidInput
-from aimaas.learn.data import inspect_upload
 from aimaas.protocol.files import FileDeleted, FileList, FileObject
 from aimaas.registry import files
 from aimaas.security.keys import Scope
-from aimaas.security.model_files import inspect_model_upload
 from aimaas.security.principal import Principal
 from aimaas.server.audit import Audit
 from aimaas.server.deps import ServicesDep, require_any
 from aimaas.server.routes import new_router
+from aimaas.uploads.datasets import inspect_upload
+from aimaas.uploads.model_uploads import inspect_model_upload
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -180,7 +180,7 @@ async def upload_file(
             assert form.filename is not None and form.purpose is not None
             _check_scope(caller, form.purpose)
             inspect = inspect_model_upload if form.purpose == "model" else inspect_upload
-            details = await run_in_threadpool(inspect, path, form.filename)
+            summary = await run_in_threadpool(inspect, path, form.filename)
             row = await run_in_threadpool(
                 lambda: files.store_file(
                     services.db,
@@ -189,7 +189,7 @@ async def upload_file(
                     source=path,
                     filename=str(form.filename),
                     purpose=str(form.purpose),
-                    details=details,
+                    details=summary.model_dump(),
                 )
             )
             upload.stored()

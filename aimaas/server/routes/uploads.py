@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aimaas.protocol.admin import ModelRegistered
 from aimaas.protocol.uploads import UploadedModelRegister
-from aimaas.runtime.uploads import register_uploaded_model
+from aimaas.runtime.uploaded_models import register_uploaded_model
 from aimaas.security.keys import Scope
 from aimaas.security.principal import Principal
 from aimaas.server.audit import Audit
