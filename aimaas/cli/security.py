@@ -146,7 +146,9 @@ def seal_existing_command(data_dir: DataDirOpt = None) -> None:
             raise CliError(str(exc)) from None
 
         def sealed(ref: Reference) -> None:
-            out.print(f"sealed {ref.owner.label} ({ref.digest[:12]})", highlight=False)
+            out.print(
+                f"sealed {ref.owner.label} ({ref.digest[:12]})", highlight=False, markup=False
+            )
 
         outcome = seal_existing(store, db, on_sealed=sealed)
         left = census(settings.storage.artifacts_dir, db, key.id)
@@ -158,12 +160,14 @@ def seal_existing_command(data_dir: DataDirOpt = None) -> None:
         f"{outcome.plaintext_removed.count} plaintext objects "
         f"({_bytes(outcome.plaintext_removed)}).",
         highlight=False,
+        markup=False,
     )
     if outcome.missing:
         out.print(
             f"{len(outcome.missing)} artifacts named in the registry are not stored at all: "
             f"{_some(outcome.missing)}.",
             highlight=False,
+            markup=False,
         )
     if left.unreferenced_plaintext.count:
         out.print(
@@ -171,6 +175,7 @@ def seal_existing_command(data_dir: DataDirOpt = None) -> None:
             f"({_bytes(left.unreferenced_plaintext)}) under {settings.storage.artifacts_dir}"
             "/sha256 are named by no model version, file or report; they were left as they are.",
             highlight=False,
+            markup=False,
         )
     if outcome.damaged:
         raise CliError(
@@ -212,32 +217,46 @@ def status(
 def _print_census(found: StoreCensus) -> None:
     say = out.print
     key = found.master_key_id
-    say(f"configured master key: {key or 'none (artifacts stored in plaintext)'}", highlight=False)
+    say(
+        f"configured master key: {key or 'none (artifacts stored in plaintext)'}",
+        highlight=False,
+        markup=False,
+    )
     for key_id, count in sorted(found.data_keys.items()):
         mark = " (configured)" if key_id == key else ""
-        say(f"data keys wrapped by {key_id}{mark}: {count}", highlight=False)
+        say(f"data keys wrapped by {key_id}{mark}: {count}", highlight=False, markup=False)
     if not found.data_keys:
         say("no encrypted artifacts")
-    say(f"sealed artifacts: {found.sealed.count} ({_bytes(found.sealed)})", highlight=False)
+    say(
+        f"sealed artifacts: {found.sealed.count} ({_bytes(found.sealed)})",
+        highlight=False,
+        markup=False,
+    )
     hint = (
         "`aimaas security seal-existing` seals them"
         if key
         else "set a master key, then `aimaas security seal-existing` seals them"
     )
     plain = f"plaintext artifacts: {found.plaintext.count} ({_bytes(found.plaintext)})"
-    say(plain + (f"; {hint}" if found.plaintext.count else ""), highlight=False)
+    say(plain + (f"; {hint}" if found.plaintext.count else ""), highlight=False, markup=False)
     if found.plaintext_of_sealed.count:
         say(
             f"plaintext objects of sealed artifacts: {found.plaintext_of_sealed.count} "
             f"({_bytes(found.plaintext_of_sealed)}); `aimaas security seal-existing` "
             "removes them",
             highlight=False,
+            markup=False,
         )
     if found.unreferenced_plaintext.count:
         say(
             f"plaintext objects no row names: {found.unreferenced_plaintext.count} "
             f"({_bytes(found.unreferenced_plaintext)})",
             highlight=False,
+            markup=False,
         )
     if found.missing:
-        say(f"artifacts named in the registry but not stored: {found.missing}", highlight=False)
+        say(
+            f"artifacts named in the registry but not stored: {found.missing}",
+            highlight=False,
+            markup=False,
+        )
