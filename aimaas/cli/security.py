@@ -4,30 +4,37 @@
 - ``rotate-master-key --new-key-file FILE``: re-wrap every data key under the new key in
   one transaction, without re-encrypting any artifact (run it with the server stopped,
   then start it with the new key).
-- ``status``: which master key the data keys are wrapped by.
+- ``seal-existing``: seal, in place, the artifacts stored before the master key was set;
+  each plaintext object is removed once its sealed copies are verified (resumable).
+- ``status [--json]``: which master key the data keys are wrapped by, and how many
+  artifacts (and bytes) are sealed and how many still plaintext.
 
 They act on the local data directory and the configured (current) master key.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import func, select
 
 from aimaas.cli.backend import CliError
 from aimaas.config import Settings, load_settings
 from aimaas.registry.db import Database
-from aimaas.registry.store import rewrap_data_keys
-from aimaas.registry.tables import DataKey
+from aimaas.registry.store import SealedStore
+from aimaas.registry.store.references import Reference
+from aimaas.registry.store.rotation import rewrap_data_keys
+from aimaas.registry.store.sealing import Amount, StoreCensus, census, seal_existing
 from aimaas.security.crypto import MasterKey, MasterKeyError, load_master_key, new_key_text
 
 security_app = typer.Typer(
-    no_args_is_help=True, help="Encryption at rest: make and rotate the master key."
+    no_args_is_help=True,
+    help="Encryption at rest: make and rotate the master key, seal what was stored before it.",
 )
 out = Console()
 
@@ -117,24 +124,139 @@ def rotate_master_key(
     )
 
 
+@security_app.command("seal-existing")
+def seal_existing_command(data_dir: DataDirOpt = None) -> None:
+    """Seal the artifacts stored before the master key was set, in place: each plaintext
+    object is removed once its sealed copies decrypt to the same sha256. Stop the server
+    first; safe to interrupt and run again."""
+    settings = _settings(data_dir)
+    key = _current_key(settings)
+    if key is None:
+        raise CliError(
+            "seal-existing needs the master key to seal with: set "
+            "AIMAAS_SECURITY__MASTER_KEY_FILE (or AIMAAS_SECURITY__MASTER_KEY); "
+            "`aimaas security new-master-key --out FILE` makes one."
+        )
+    db = _database(settings)
+    try:
+        store = SealedStore(settings.storage.artifacts_dir, db=db, master_key=key)
+        try:
+            store.prepare()
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+
+        def sealed(ref: Reference) -> None:
+            out.print(
+                f"sealed {ref.owner.label} ({ref.digest[:12]})", highlight=False, markup=False
+            )
+
+        outcome = seal_existing(store, db, on_sealed=sealed)
+        left = census(settings.storage.artifacts_dir, db, key.id)
+    finally:
+        db.dispose()
+    out.print(
+        f"Sealed {outcome.sealed.count} artifacts ({_bytes(outcome.sealed)}) under master key "
+        f"{key.id}; {outcome.already_sealed} were sealed already; removed "
+        f"{outcome.plaintext_removed.count} plaintext objects "
+        f"({_bytes(outcome.plaintext_removed)}).",
+        highlight=False,
+        markup=False,
+    )
+    if outcome.missing:
+        out.print(
+            f"{len(outcome.missing)} artifacts named in the registry are not stored at all: "
+            f"{_some(outcome.missing)}.",
+            highlight=False,
+            markup=False,
+        )
+    if left.unreferenced_plaintext.count:
+        out.print(
+            f"{left.unreferenced_plaintext.count} plaintext objects "
+            f"({_bytes(left.unreferenced_plaintext)}) under {settings.storage.artifacts_dir}"
+            "/sha256 are named by no model version, file or report; they were left as they are.",
+            highlight=False,
+            markup=False,
+        )
+    if outcome.damaged:
+        raise CliError(
+            f"{len(outcome.damaged)} plaintext artifacts do not hash to their digest and stay "
+            f"as they are: {_some(outcome.damaged)}; restore them from a backup or register "
+            "them again, then run `aimaas security seal-existing` again."
+        )
+
+
+def _bytes(amount: Amount) -> str:
+    return f"{amount.bytes:,} bytes"
+
+
+def _some(labels: list[str], shown: int = 5) -> str:
+    more = f" and {len(labels) - shown} more" if len(labels) > shown else ""
+    return ", ".join(labels[:shown]) + more
+
+
 @security_app.command("status")
-def status(data_dir: DataDirOpt = None) -> None:
-    """The configured master key and the keys the data keys are wrapped by."""
+def status(
+    data_dir: DataDirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The configured master key, the keys the data keys are wrapped by, and how many
+    artifacts are sealed and how many still plaintext."""
     settings = _settings(data_dir)
     key = _current_key(settings)
     db = _database(settings)
     try:
-        with db.session() as session:
-            counts = dict(
-                session.execute(
-                    select(DataKey.master_key_id, func.count()).group_by(DataKey.master_key_id)
-                ).all()
-            )
+        found = census(settings.storage.artifacts_dir, db, key.id if key else None)
     finally:
         db.dispose()
-    out.print(f"configured master key: {key.id if key else 'none (artifacts stored in plaintext)'}")
-    for key_id, count in sorted(counts.items()):
-        mark = " (configured)" if key is not None and key_id == key.id else ""
-        out.print(f"data keys wrapped by {key_id}{mark}: {count}")
-    if not counts:
-        out.print("no encrypted artifacts")
+    if as_json:
+        print(json.dumps(asdict(found), indent=2))
+        return
+    _print_census(found)
+
+
+def _print_census(found: StoreCensus) -> None:
+    say = out.print
+    key = found.master_key_id
+    say(
+        f"configured master key: {key or 'none (artifacts stored in plaintext)'}",
+        highlight=False,
+        markup=False,
+    )
+    for key_id, count in sorted(found.data_keys.items()):
+        mark = " (configured)" if key_id == key else ""
+        say(f"data keys wrapped by {key_id}{mark}: {count}", highlight=False, markup=False)
+    if not found.data_keys:
+        say("no encrypted artifacts")
+    say(
+        f"sealed artifacts: {found.sealed.count} ({_bytes(found.sealed)})",
+        highlight=False,
+        markup=False,
+    )
+    hint = (
+        "`aimaas security seal-existing` seals them"
+        if key
+        else "set a master key, then `aimaas security seal-existing` seals them"
+    )
+    plain = f"plaintext artifacts: {found.plaintext.count} ({_bytes(found.plaintext)})"
+    say(plain + (f"; {hint}" if found.plaintext.count else ""), highlight=False, markup=False)
+    if found.plaintext_of_sealed.count:
+        say(
+            f"plaintext objects of sealed artifacts: {found.plaintext_of_sealed.count} "
+            f"({_bytes(found.plaintext_of_sealed)}); `aimaas security seal-existing` "
+            "removes them",
+            highlight=False,
+            markup=False,
+        )
+    if found.unreferenced_plaintext.count:
+        say(
+            f"plaintext objects no row names: {found.unreferenced_plaintext.count} "
+            f"({_bytes(found.unreferenced_plaintext)})",
+            highlight=False,
+            markup=False,
+        )
+    if found.missing:
+        say(
+            f"artifacts named in the registry but not stored: {found.missing}",
+            highlight=False,
+            markup=False,
+        )

@@ -22,7 +22,7 @@ from aimaas.engine.gguf import read_gguf
 from aimaas.engine.native import NativeEngine
 from aimaas.errors import EngineDied, Overloaded, Unavailable
 from aimaas.observability.metrics import EngineMetrics, PredictMetrics
-from aimaas.registry.store import ArtifactStore, LocalFile, Owner
+from aimaas.registry.store import ArtifactStore, LocalFile, Owner, PlainStore
 from aimaas.runtime.embeddings import SentenceEmbedder
 from aimaas.runtime.sources import resolve_source
 from aimaas.runtime.specs import ModelSpec
@@ -69,7 +69,7 @@ class ModelManager:
         self.native = native or NativeEngine(None, check_model=None)
         self.engine_metrics = engine_metrics
         self.data_dir = data_dir
-        self.store = store or ArtifactStore(data_dir / "artifacts")
+        self.store = store or PlainStore(data_dir / "artifacts")
         self.predict_metrics = predict_metrics
         self.budget_bytes = settings.model_memory_mb * 1024 * 1024
         self._loaded: dict[str, _Entry] = {}

@@ -22,7 +22,7 @@ import pytest
 
 from aimaas.errors import IntegrityFailed
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore, Owner
+from aimaas.registry.store import Owner, SealedStore
 from aimaas.runtime.sources import package_dir
 from aimaas.security.crypto import MasterKey, new_key_text
 from tests.e2e.server import LiveServer, start_server
@@ -134,7 +134,7 @@ def artifact(data_dir: Path, key_file: Path, model: str, name: str) -> tuple[byt
                 "SELECT id FROM data_keys WHERE owner = ? AND digest = ?", (owner.context, digest)
             ).first()  # type: ignore[misc]
         key = MasterKey.from_file(key_file)
-        store = ArtifactStore(data_dir / "artifacts", db=db, master_key=key)
+        store = SealedStore(data_dir / "artifacts", db=db, master_key=key)
         plain = store.read(digest, owner)
     finally:
         db.dispose()

@@ -6,7 +6,7 @@ with the same functions (``files.store_file`` through the artifact store's stagi
 has committed: that line is the acknowledgement a client would get. It is killed at a
 random moment. Then: ``PRAGMA integrity_check`` is ok, every acknowledged row is there, no
 row points at a missing (or damaged) artifact, and what a killed writer left half-written in
-the store's temp folder is swept by ``ArtifactStore.prepare()``.
+the store's temp folder is swept by ``PlainStore.prepare()``.
 
 To keep a round near a tenth of a second, the writers are forked from one process that has
 imported aimaas once (a "zygote"); each is a process of its own, killed by its pid.
@@ -32,7 +32,7 @@ import pytest
 from aimaas.config import load_settings
 from aimaas.registry import repository
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore
+from aimaas.registry.store import PlainStore
 from tests.postgres import postgres_server
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ def _write_forever(data_dir: Path, url: str, tenant_id: str) -> None:
     from aimaas.registry.store import Owner
 
     db = Database(url)
-    store = ArtifactStore(load_settings(data_dir=data_dir).storage.artifacts_dir, db=db)
+    store = PlainStore(load_settings(data_dir=data_dir).storage.artifacts_dir, db=db)
     _ack(f"child {os.getpid()}")
     rng = random.Random(os.getpid())
     for i in range(1_000_000):
@@ -177,18 +177,18 @@ def start_zygote() -> Iterator[object]:
         process.stdout.close()
 
 
-def _registry(url: str, data_dir: Path) -> tuple[Database, ArtifactStore, str]:
+def _registry(url: str, data_dir: Path) -> tuple[Database, PlainStore, str]:
     db = Database(url)
     db.migrate()
     with db.session() as session:
         tenant = repository.create_tenant(session, name="crash")
         tenant_id = tenant.id
-    store = ArtifactStore(load_settings(data_dir=data_dir).storage.artifacts_dir, db=db)
+    store = PlainStore(load_settings(data_dir=data_dir).storage.artifacts_dir, db=db)
     store.prepare()
     return db, store, tenant_id
 
 
-def _check(db: Database, store: ArtifactStore, figures: Figures) -> dict[str, int]:
+def _check(db: Database, store: PlainStore, figures: Figures) -> dict[str, int]:
     """0 acknowledged rows lost; every row's artifact present and whole."""
     from sqlalchemy import select
 
@@ -218,7 +218,7 @@ def _check(db: Database, store: ArtifactStore, figures: Figures) -> dict[str, in
     }
 
 
-def _sweep(store: ArtifactStore) -> int:
+def _sweep(store: PlainStore) -> int:
     leftovers = [p for p in (store.root / "tmp").iterdir()]
     store.prepare()
     assert list((store.root / "tmp").iterdir()) == []

@@ -1,5 +1,6 @@
-"""Encryption at rest: the sealed format (AES-256-GCM in chunks), the key wrap, the store's
-integrity errors and master key rotation (tests/e2e/test_encryption.py runs it live)."""
+"""Encryption at rest: the sealed format (AES-256-GCM in chunks) and the key wrap (the
+store's integrity errors: tests/registry/store/test_sealed.py; rotation: test_rotation.py;
+tests/e2e/test_encryption.py runs it live)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from aimaas.cli.backend import CliError
-from aimaas.cli.main import app
 from aimaas.config import Settings
-from aimaas.errors import IntegrityFailed
-from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore, Owner, rewrap_data_keys
-from aimaas.registry.tables import DataKey
+from aimaas.registry.store import Owner
 from aimaas.security import crypto
 from aimaas.security.crypto import IntegrityError, MasterKey
 
@@ -192,148 +187,3 @@ def test_the_master_key_is_masked_except_for_workers(monkeypatch: pytest.MonkeyP
     worker = Settings.model_validate_json(shipped)
     assert worker.security.master_key is not None
     assert worker.security.master_key.get_secret_value() == text
-
-
-# --- the store's integrity errors and rotation ---------------------------------------------
-
-
-def sealed_files(root: Path) -> list[Path]:
-    return sorted(p for p in (root / "sealed").rglob("*") if p.is_file())
-
-
-def test_a_flipped_bit_or_a_swapped_file_names_the_version(tmp_path: Path, db: Database) -> None:
-    store = ArtifactStore(tmp_path / "a", db=db, master_key=MasterKey.generate())
-    one, two = Owner.model("tn", "iris", "mv-1", 1), Owner.model("tn", "iris", "mv-2", 2)
-    other = Owner.model("tn", "wine", "mv-3", 1)
-    d1 = store.put(b"one" * 1000, one)
-    d2 = store.put(b"two" * 1000, two)
-    d3 = store.put(b"three" * 1000, other)
-    with db.session() as session:
-        path = {row.owner: store._sealed_path(row.id) for row in session.query(DataKey)}
-    p1, p2 = path[one.context], path[two.context]
-    damaged = bytearray(p1.read_bytes())
-    damaged[len(damaged) // 2] ^= 0x04
-    p1.write_bytes(bytes(damaged))
-    with pytest.raises(IntegrityFailed) as caught:
-        store.read(d1, one)
-    assert caught.value.message.startswith(
-        "The stored artifact of model 'iris' version 1 failed its integrity check"
-    )
-    assert caught.value.code == "integrity_check_failed" and str(tmp_path) not in str(caught.value)
-    with pytest.raises(IntegrityFailed):
-        store.open(d1, one)  # no memory-backed file with half the bytes either
-    p1.write_bytes(p2.read_bytes())  # version 2's ciphertext copied over version 1's
-    with pytest.raises(IntegrityFailed, match="version 1 failed its integrity check"):
-        store.read(d1, one)
-    assert store.read(d2, two) == b"two" * 1000  # the others are fine
-    assert store.read(d3, other) == b"three" * 1000
-    p2.unlink()
-    with pytest.raises(IntegrityFailed, match="version 2 is missing"):
-        store.read(d2, two)
-    copy_target = Owner.model("tn", "iris", "mv-9", 9)
-    with pytest.raises(IntegrityFailed):
-        store.copy(d1, one, copy_target)  # a damaged source copies nothing
-    assert not store.exists(d1, copy_target)
-
-
-def test_swapped_key_rows_do_not_open(tmp_path: Path, db: Database) -> None:
-    store = ArtifactStore(tmp_path / "a", db=db, master_key=MasterKey.generate())
-    one, two = Owner.file("tn", "file-1"), Owner.file("tn", "file-2")
-    d1, d2 = store.put(b"first file", one), store.put(b"second file", two)
-    with db.session() as session:
-        rows = {row.owner: row for row in session.query(DataKey)}
-        rows[one.context].wrapped_key, rows[two.context].wrapped_key = (
-            rows[two.context].wrapped_key,
-            rows[one.context].wrapped_key,
-        )
-    for digest, owner in ((d1, one), (d2, two)):
-        with pytest.raises(IntegrityFailed, match=f"file '{owner.ref}' failed"):
-            store.read(digest, owner)
-
-
-def test_rotation_rewraps_without_reencrypting(tmp_path: Path, db: Database) -> None:
-    old, new = MasterKey.generate(), MasterKey.generate()
-    store = ArtifactStore(tmp_path / "a", db=db, master_key=old)
-    owners = [Owner.model("tn", "m", f"mv-{i}", i) for i in range(5)]
-    digests = [store.put(f"artifact {i}".encode() * 100, o) for i, o in enumerate(owners)]
-    before = {p: p.read_bytes() for p in sealed_files(tmp_path / "a")}
-    assert rewrap_data_keys(db, old, new) == 5
-    assert {p: p.read_bytes() for p in sealed_files(tmp_path / "a")} == before  # untouched
-    rotated = ArtifactStore(tmp_path / "a", db=db, master_key=new)
-    rotated.prepare()
-    for digest, owner in zip(digests, owners, strict=True):
-        assert rotated.read(digest, owner).startswith(b"artifact")
-        with pytest.raises(IntegrityFailed, match="another master key"):
-            store.read(digest, owner)
-    with pytest.raises(ValueError, match="not the one"):
-        store.prepare()
-    with db.session() as session:  # the old key opens no data key any more
-        for row in session.query(DataKey):
-            with pytest.raises(IntegrityError):
-                old.unwrap(row.wrapped_key, f"{row.owner}\0{row.digest}\0{row.id}".encode())
-    assert rewrap_data_keys(db, old, new) == 0  # done already: nothing to do
-    with pytest.raises(ValueError, match="neither"):
-        rewrap_data_keys(db, MasterKey.generate(), MasterKey.generate())
-
-
-def test_rotation_changes_nothing_when_one_key_is_bad(tmp_path: Path, db: Database) -> None:
-    old, new = MasterKey.generate(), MasterKey.generate()
-    store = ArtifactStore(tmp_path / "a", db=db, master_key=old)
-    good = store.put(b"good", Owner.file("tn", "file-1"))
-    store.put(b"altered", Owner.file("tn", "file-2"))
-    with db.session() as session:
-        row = session.query(DataKey).filter(DataKey.owner.contains("file-2")).one()
-        row.wrapped_key = bytes(crypto.WRAPPED_BYTES)
-    with pytest.raises(ValueError, match="does not unwrap"):
-        rewrap_data_keys(db, old, new)
-    with db.session() as session:
-        assert {row.master_key_id for row in session.query(DataKey)} == {old.id}
-    assert store.read(good, Owner.file("tn", "file-1")) == b"good"
-
-
-def test_rotate_master_key_cli(tmp_path: Path) -> None:
-    runner = CliRunner()
-    data = tmp_path / "data"
-    old_file, new_file = tmp_path / "old.key", tmp_path / "new.key"
-    for path in (old_file, new_file):
-        result = runner.invoke(app, ["security", "new-master-key", "--out", str(path)])
-        assert result.exit_code == 0, result.output
-        assert path.stat().st_mode & 0o777 == 0o600
-    assert runner.invoke(app, ["security", "new-master-key", "--out", str(old_file)]).exit_code
-    old, new = MasterKey.from_file(old_file), MasterKey.from_file(new_file)
-    settings = Settings(data_dir=data)
-    data.mkdir()
-    db = Database(settings.resolved_database_url)
-    db.migrate()
-    owner = Owner.file("tn", "file-1")
-    digest = ArtifactStore(data / "artifacts", db=db, master_key=old).put(b"csv,data", owner)
-    db.dispose()
-
-    env = {"AIMAAS_DATA_DIR": str(data), "AIMAAS_SECURITY__MASTER_KEY_FILE": str(old_file)}
-    status = runner.invoke(app, ["security", "status"], env=env)
-    assert f"data keys wrapped by {old.id} (configured): 1" in status.output
-    result = runner.invoke(
-        app, ["security", "rotate-master-key", "--new-key-file", str(new_file)], env=env
-    )
-    assert result.exit_code == 0, result.output
-    assert f"Re-wrapped 1 data keys under master key {new.id}" in " ".join(result.output.split())
-    again = runner.invoke(
-        app, ["security", "rotate-master-key", "--new-key-file", str(new_file)],
-        env={**env, "AIMAAS_SECURITY__MASTER_KEY_FILE": str(new_file)},
-    )  # fmt: skip
-    assert isinstance(again.exception, CliError) and "is the current one" in str(again.exception)
-    no_key = runner.invoke(
-        app, ["security", "rotate-master-key", "--new-key-file", str(new_file)],
-        env={"AIMAAS_DATA_DIR": str(data)},
-    )  # fmt: skip
-    assert isinstance(no_key.exception, CliError) and "No current master key" in str(
-        no_key.exception
-    )
-
-    db = Database(settings.resolved_database_url)
-    assert ArtifactStore(data / "artifacts", db=db, master_key=new).read(digest, owner) == (
-        b"csv,data"
-    )
-    with pytest.raises(IntegrityFailed):
-        ArtifactStore(data / "artifacts", db=db, master_key=old).read(digest, owner)
-    db.dispose()

@@ -1,6 +1,6 @@
-"""The artifact store: content-addressed in plaintext, sealed per owner with a master key.
-
-The same API in both modes; tests/security/test_crypto.py covers the cipher itself."""
+"""The ArtifactStore interface, run against both stores: PlainStore (content-addressed
+plaintext) and SealedStore (sealed per owner with a master key). The same API in both
+modes; tests/security/test_crypto.py covers the cipher itself."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from aimaas.errors import IntegrityFailed, InvalidInput, NotFound
 from aimaas.registry.db import Database
-from aimaas.registry.store import ArtifactStore, Owner
+from aimaas.registry.store import ArtifactStore, Owner, PlainStore, SealedStore
 from aimaas.security.crypto import MasterKey
 
 OWNER = Owner.model("tn-a", "iris", "mv-1", 1)
@@ -23,8 +23,12 @@ OTHER = Owner.model("tn-a", "iris", "mv-2", 2)
 
 @pytest.fixture(params=["plaintext", "sealed"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, db: Database) -> ArtifactStore:
-    key = MasterKey.generate() if request.param == "sealed" else None
-    store = ArtifactStore(tmp_path / "artifacts", db=db, master_key=key)
+    root = tmp_path / "artifacts"
+    store: ArtifactStore
+    if request.param == "sealed":
+        store = SealedStore(root, db=db, master_key=MasterKey.generate())
+    else:
+        store = PlainStore(root, db=db)
     store.prepare()
     return store
 
@@ -103,28 +107,3 @@ def test_digests_are_checked(store: ArtifactStore) -> None:
         store.read("../../etc/passwd", OWNER)
     with pytest.raises(IntegrityFailed if store.encrypted else NotFound):
         store.read("0" * 64, OWNER)
-
-
-def test_plaintext_artifacts_stay_readable_once_encryption_is_on(
-    tmp_path: Path, db: Database
-) -> None:
-    plain = ArtifactStore(tmp_path / "artifacts", db=db)
-    data = b"stored before the master key"
-    digest = plain.put(data, OWNER)
-    sealed = ArtifactStore(tmp_path / "artifacts", db=db, master_key=MasterKey.generate())
-    assert sealed.read(digest, OWNER) == data  # checked against its digest
-    with sealed.open(digest, OWNER) as local:
-        assert local.path.read_bytes() == data
-    (tmp_path / "artifacts" / "sha256" / digest[:2] / digest).write_bytes(b"x" + data[1:])
-    with pytest.raises(IntegrityFailed, match="failed its integrity check"):
-        sealed.read(digest, OWNER)
-
-
-def test_a_store_refuses_to_start_with_the_wrong_key_or_none(tmp_path: Path, db: Database) -> None:
-    key = MasterKey.generate()
-    ArtifactStore(tmp_path / "artifacts", db=db, master_key=key).put(b"x", OWNER)
-    with pytest.raises(ValueError, match="encrypted at rest; start with its master key"):
-        ArtifactStore(tmp_path / "artifacts", db=db).prepare()
-    with pytest.raises(ValueError, match=f"not the one .* \\(id {key.id}\\)"):
-        ArtifactStore(tmp_path / "artifacts", db=db, master_key=MasterKey.generate()).prepare()
-    ArtifactStore(tmp_path / "artifacts", db=db, master_key=key).prepare()
