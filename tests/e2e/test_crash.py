@@ -53,7 +53,9 @@ def test_kill_9_during_key_creation_loses_nothing(tmp_path: Path) -> None:
         ]
         for writer in writers:
             writer.start()
-        time.sleep(1.5)
+        deadline = time.monotonic() + 30  # mid-stream: once a good number are acknowledged
+        while len(acknowledged) < before + 20 * WRITERS and time.monotonic() < deadline:
+            time.sleep(0.01)
         server.stop(signal.SIGKILL)
         for writer in writers:
             writer.join(timeout=30)

@@ -599,13 +599,20 @@ def test_usage_is_recorded_and_metrics_are_exported(
     server: LiveServer, client: openai.OpenAI
 ) -> None:
     client.completions.create(model=BASE, prompt="Hello", max_tokens=3, temperature=0)
-    time.sleep(0.5)
-    with sqlite3.connect(Path(server.data_dir) / "aimaas.db") as conn:
-        rows = conn.execute(
-            "SELECT model, endpoint, prompt_tokens, completion_tokens FROM usage "
-            "WHERE model = ? AND endpoint = '/v1/completions'",
-            (BASE,),
-        ).fetchall()
+
+    def usage_rows() -> list[tuple[str, str, int, int]]:
+        with sqlite3.connect(Path(server.data_dir) / "aimaas.db") as conn:
+            return conn.execute(
+                "SELECT model, endpoint, prompt_tokens, completion_tokens FROM usage "
+                "WHERE model = ? AND endpoint = '/v1/completions'",
+                (BASE,),
+            ).fetchall()
+
+    deadline = time.monotonic() + 10  # the usage writer batches its rows off the request
+    rows = usage_rows()
+    while not any(completion == 3 for *_, completion in rows) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rows = usage_rows()
     assert any(prompt > 0 and completion == 3 for _, _, prompt, completion in rows)
     assert all(completion > 0 for _, _, _, completion in rows)
     with server.http() as http:

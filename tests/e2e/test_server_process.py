@@ -52,9 +52,19 @@ def test_json_logs_carry_request_ids_and_never_keys(live_server: LiveServer) -> 
         assert created.status_code == 201
         request_id = created.headers["x-request-id"]
         key = client.post("/v1/admin/keys", json={"tenant": "acme"}).json()["key"]
-    time.sleep(0.3)
-    lines = [json.loads(line) for line in live_server.log().splitlines() if line.startswith("{")]
-    access = [entry for entry in lines if entry["logger"] == "aimaas.access"]
+    deadline = time.monotonic() + 10  # until the access line is written
+
+    def access_lines() -> list[dict[str, object]]:
+        lines = [
+            json.loads(line) for line in live_server.log().splitlines() if line.startswith("{")
+        ]
+        return [entry for entry in lines if entry["logger"] == "aimaas.access"]
+
+    access = access_lines()
+    while not any(e["request_id"] == request_id for e in access):
+        assert time.monotonic() < deadline, "no access line for the request"
+        time.sleep(0.05)
+        access = access_lines()
     assert any(e["request_id"] == request_id and e["status"] == 201 for e in access)
     assert key not in live_server.log()
 
