@@ -42,13 +42,11 @@ from aimaas.server.routes import (
     evaluations,
     files,
     health,
-    inference,
     limits,
     models,
     openai,
     optimizations,
     training,
-    uploads,
     v2,
 )
 from aimaas.server.services import Services
@@ -149,14 +147,11 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
         limits.router,
         files.router,
         models.router,
-        uploads.router,
         openai.router,
         training.router,
         evaluations.router,
         optimizations.router,
         v2.router,
-        inference.v2_router,
-        inference.predict_router,
     ):
         app.include_router(router)
     # Added innermost first: the request context wraps everything.
