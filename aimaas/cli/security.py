@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 
 from aimaas.cli.backend import CliError
 from aimaas.config import Settings, load_settings
+from aimaas.crypto import MasterKey, MasterKeyError, load_master_key, new_key_text
 from aimaas.registry.db import Database
 from aimaas.registry.store import rewrap_data_keys
 from aimaas.registry.tables import DataKey
-from aimaas.security.crypto import MasterKey, MasterKeyError, load_master_key, new_key_text
 
 security_app = typer.Typer(
     no_args_is_help=True, help="Encryption at rest: make and rotate the master key."

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from aimaas.protocol.common import Strict
-from aimaas.security.keys import DEFAULT_SCOPES, Scope
+from aimaas.protocol.scopes import DEFAULT_SCOPES, Scope
 
 
 class TenantCreate(Strict):

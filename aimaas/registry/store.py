@@ -10,7 +10,7 @@ version, an uploaded file, an evaluation report). One API for both modes:
 Without a master key (plaintext, as before) artifacts are content-addressed at
 ``<root>/sha256/<ab>/<digest>``: the same bytes are stored once, whoever owns them.
 
-With a master key (``aimaas.security.crypto``) each (owner, digest) is sealed on its own
+With a master key (``aimaas.crypto``) each (owner, digest) is sealed on its own
 with a fresh data key at ``<root>/sealed/<ab>/<object id>``; the data key, wrapped by the
 master key, is a ``data_keys`` row. The owner is the associated data, so sealed bytes
 copied over another owner's do not open. Decryption happens in memory only: ``read``
@@ -43,9 +43,9 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from sqlalchemy import func, select
 
+from aimaas import crypto
 from aimaas.errors import IntegrityFailed, InvalidInput, NotFound
 from aimaas.registry.tables import DataKey
-from aimaas.security import crypto
 
 if TYPE_CHECKING:
     from aimaas.config import Settings

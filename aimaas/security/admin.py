@@ -11,6 +11,7 @@ from aimaas.protocol.admin import KeyCreated, KeyList, KeyOut, TenantList, Tenan
 from aimaas.registry import repository
 from aimaas.registry.db import Database
 from aimaas.registry.tables import ApiKey, Tenant
+from aimaas.security import keys
 
 
 def tenant_out(tenant: Tenant) -> TenantOut:
@@ -51,7 +52,7 @@ def create_key(
 ) -> KeyCreated:
     with db.session() as session:
         owner = repository.find_tenant(session, ref=tenant)
-        row, plaintext = repository.create_key(
+        row, plaintext = keys.issue_key(
             session, tenant=owner, scopes=scopes, name=name, expires_at=expires_at
         )
         out = key_out(row, owner.name)

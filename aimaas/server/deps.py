@@ -11,12 +11,13 @@ from fastapi import Depends, Request
 
 from aimaas.errors import Forbidden, InvalidInput, Unauthorized
 from aimaas.observability.metrics import Metrics
+from aimaas.protocol.scopes import Scope
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.catalog import SpecCache
 from aimaas.runtime.predict import PredictionService
 from aimaas.security.authenticator import Authenticator
-from aimaas.security.keys import Scope, looks_like_key
+from aimaas.security.keys import looks_like_key
 from aimaas.security.principal import Principal
 from aimaas.security.quotas import Quotas
 from aimaas.server.services import Services

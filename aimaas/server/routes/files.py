@@ -15,9 +15,9 @@ from starlette.requests import Request
 
 from aimaas.errors import Forbidden
 from aimaas.protocol.files import FileDeleted, FileList, FileObject
+from aimaas.protocol.scopes import Scope
 from aimaas.registry import files
 from aimaas.runtime import files as uploaded
-from aimaas.security.keys import Scope
 from aimaas.security.principal import Principal
 from aimaas.server.audit import Audit
 from aimaas.server.deps import DatabaseDep, QuotasDep, StoreDep, require_any

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from aimaas import crypto
 from aimaas.cli.backend import CliError
 from aimaas.cli.main import app
 from aimaas.config import Settings
+from aimaas.crypto import IntegrityError, MasterKey
 from aimaas.errors import IntegrityFailed
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore, Owner, rewrap_data_keys
 from aimaas.registry.tables import DataKey
-from aimaas.security import crypto
-from aimaas.security.crypto import IntegrityError, MasterKey
 
 CHUNK = 64
 RECORD = crypto.NONCE_BYTES + CHUNK + crypto.TAG_BYTES
