@@ -10,10 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aimaas.config import Settings, load_settings
+from aimaas.process import configure_process
 from aimaas.registry.db import Database
 from aimaas.security.bootstrap import ensure_admin_key
 from aimaas.server.app import create_app
 from tests.e2e.server import LiveServer, start_server
+
+# The test process is set up as every aimaas process is (offline: before any test imports
+# huggingface_hub); torch keeps its default thread count.
+configure_process(threads=0)
 
 
 @pytest.fixture(autouse=True)
