@@ -10,11 +10,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aimaas.config import Settings, load_settings
+from aimaas.process import configure_process
 from aimaas.registry.db import Database
 from aimaas.security.bootstrap import ensure_admin_key
 from aimaas.server.app import create_app
 from tests import tier
 from tests.e2e.server import LiveServer, start_server
+
+# The test process is set up as every aimaas process is (offline: before any test imports
+# huggingface_hub); torch keeps its default thread count.
+configure_process(threads=0)
 
 # The fast tier (``make test-fast``: ``pytest -m "not e2e"``) is every test that starts no
 # process of ours: no ``aimaas serve``, no CLI run, no PostgreSQL, no llama-server build.

@@ -26,10 +26,12 @@ from aimaas.protocol.admin import (
 )
 from aimaas.protocol.files import FileDeleted, FileList, FileObject
 from aimaas.protocol.limits import LimitsOut, UsageList, validated
-from aimaas.protocol.openai_models import ModelCard, ModelCardList
+from aimaas.protocol.openai_models import ModelCardList
 from aimaas.registry import files, repository
 from aimaas.registry.db import Database
 from aimaas.registry.store import open_store
+from aimaas.runtime import files as uploaded
+from aimaas.runtime import model_cards
 from aimaas.runtime.registration import register_local_model
 from aimaas.security import admin
 from aimaas.security.audit import record_local
@@ -112,18 +114,7 @@ class LocalBackend:
         return done
 
     def list_models(self) -> ModelCardList:
-        with self.db.session() as session:
-            names = {t.id: t.name for t in repository.list_tenants(session)}
-            return ModelCardList(
-                data=[
-                    ModelCard(
-                        id=m.name,
-                        created=int(m.created_at.timestamp()),
-                        owned_by=names.get(m.tenant_id, "aimaas") if m.tenant_id else "aimaas",
-                    )
-                    for m in repository.list_all_models(session)
-                ]
-            )
+        return model_cards.list_all_cards(self.db)
 
     def _files_tenant(self) -> str:
         """Local file commands act for the admin tenant (created here if it is missing)."""
@@ -134,31 +125,22 @@ class LocalBackend:
                 return repository.create_tenant(session, name=ADMIN_TENANT).id
 
     def upload_file(self, path: Path, purpose: str) -> FileObject:
-        from aimaas.uploads.datasets import inspect_upload  # numpy and Pillow only when needed
-        from aimaas.uploads.model_uploads import inspect_model_upload
-
-        files.validate_purpose(purpose)
-        inspect = inspect_model_upload if purpose == "model" else inspect_upload
-        summary = inspect(path, path.name)
-        row = files.store_file(
+        details = uploaded.inspect_file(path, path.name, purpose)
+        tenant_id = self._files_tenant()
+        file = uploaded.store_upload(
             self.db,
             self.store,
-            tenant_id=self._files_tenant(),
+            tenant_id=tenant_id,
             source=path,
             filename=path.name,
             purpose=purpose,
-            details=summary.model_dump(),
+            details=details,
         )
-        record_local(
-            self.db, "file.upload", tenant_id=row.tenant_id, target=row.id, bytes=row.bytes
-        )
-        return FileObject.from_row(row)
+        record_local(self.db, "file.upload", tenant_id=tenant_id, target=file.id, bytes=file.bytes)
+        return file
 
     def list_files(self) -> FileList:
-        tenant_id = self._files_tenant()
-        with self.db.session() as session:
-            rows = files.list_files(session, tenant_id=tenant_id)
-            return FileList(data=[FileObject.from_row(row) for row in rows])
+        return uploaded.list_files(self.db, tenant_id=self._files_tenant())
 
     def delete_file(self, file_id: str) -> FileDeleted:
         row = files.remove_file(

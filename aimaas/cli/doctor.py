@@ -12,6 +12,7 @@ from rich.table import Table
 
 from aimaas.config import load_settings
 from aimaas.cpu import FEATURES
+from aimaas.process import configure_process
 from aimaas.runtime.doctor import diagnose
 
 
@@ -27,6 +28,7 @@ def doctor_command(
     """Print the CPU's features, whether llama-server passes its check, and the backend each
     default model runs on and why; load each and generate. Exits 1 naming what is broken."""
     settings = load_settings(**({"data_dir": data_dir} if data_dir else {}))
+    configure_process(threads=settings.engine.threads)
     out = Console(highlight=False)
     result = asyncio.run(diagnose(settings, only=model))
     missing = [f for f in FEATURES if f not in result.cpu.features]

@@ -28,8 +28,8 @@ from aimaas.cli.security import security_app
 from aimaas.config import Settings, load_settings
 from aimaas.errors import AimaasError
 from aimaas.protocol.admin import ModelRegister
+from aimaas.protocol.scopes import DEFAULT_SCOPES, Scope
 from aimaas.runtime.defaults import DEFAULT_CHAT_MODEL
-from aimaas.security.keys import DEFAULT_SCOPES, Scope
 
 app = typer.Typer(no_args_is_help=True, help="aimaas: AI models as a service.")
 tenants_app = typer.Typer(no_args_is_help=True, help="Create and list tenants.")

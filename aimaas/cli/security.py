@@ -25,12 +25,12 @@ from rich.console import Console
 
 from aimaas.cli.backend import CliError
 from aimaas.config import Settings, load_settings
+from aimaas.crypto import MasterKey, MasterKeyError, load_master_key, new_key_text
 from aimaas.registry.db import Database
 from aimaas.registry.store import SealedStore
 from aimaas.registry.store.references import Reference
 from aimaas.registry.store.rotation import rewrap_data_keys
 from aimaas.registry.store.sealing import Amount, StoreCensus, census, seal_existing
-from aimaas.security.crypto import MasterKey, MasterKeyError, load_master_key, new_key_text
 
 security_app = typer.Typer(
     no_args_is_help=True,

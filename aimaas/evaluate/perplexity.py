@@ -11,7 +11,6 @@ safetensors weights only).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ DEFAULT_WINDOW = 1024
 
 def load_causal_lm(path: Path) -> tuple[Any, Any]:
     """(tokenizer, model in eval mode, float32) from local files only."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 

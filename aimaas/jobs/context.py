@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from aimaas.config import Settings
+from aimaas.crypto import load_master_key
 from aimaas.learn.checkpoint import PLAIN, FileCodec
 from aimaas.registry import jobs
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
-from aimaas.security.crypto import load_master_key
 from aimaas.security.sealed_files import SealedFiles
 
 

@@ -17,12 +17,11 @@ import shutil
 import signal
 import sys
 
-import torch
-
 from aimaas.config import Settings
 from aimaas.errors import AimaasError
 from aimaas.jobs.context import Cancelled, Handler, JobContext
 from aimaas.observability.logging import configure_logging
+from aimaas.process import configure_process
 from aimaas.registry import jobs
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore, open_store
@@ -97,8 +96,7 @@ def main(argv: list[str]) -> int:
         return 2
     settings = Settings.model_validate_json(sys.stdin.read())
     configure_logging(fmt=settings.server.log_format, level=settings.server.log_level)
-    if settings.training.threads:
-        torch.set_num_threads(settings.training.threads)
+    configure_process(threads=settings.training.threads)  # before the handler loads a thing
     db = Database(settings.resolved_database_url)
     try:
         status = run_job(settings, db, open_store(settings, db), argv[1])

@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from aimaas.evaluate.metrics import evaluate_predictor
 from aimaas.evaluate.predict import model_inputs
@@ -33,6 +30,7 @@ from aimaas.learn import artifacts
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor
 from aimaas.optimize.formats import weights_file
+from aimaas.process import torch_threads
 
 BATCHES = (1, 32)
 WARMUP_RUNS = 5
@@ -52,16 +50,6 @@ class Side:
     @property
     def weights(self) -> bytes:
         return self.files[weights_file(dict.fromkeys(self.files, ""))]
-
-
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def compare(

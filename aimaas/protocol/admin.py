@@ -7,8 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from aimaas.protocol.common import Strict
-from aimaas.registry.tables import ApiKey, Tenant
-from aimaas.security.keys import DEFAULT_SCOPES, Scope
+from aimaas.protocol.scopes import DEFAULT_SCOPES, Scope
 
 
 class TenantCreate(Strict):
@@ -19,10 +18,6 @@ class TenantOut(BaseModel):
     id: str
     name: str
     created_at: datetime
-
-    @classmethod
-    def from_row(cls, tenant: Tenant) -> TenantOut:
-        return cls(id=tenant.id, name=tenant.name, created_at=tenant.created_at)
 
 
 class TenantList(BaseModel):
@@ -47,20 +42,6 @@ class KeyOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: ApiKey, tenant_name: str) -> KeyOut:
-        return cls(
-            id=row.id,
-            tenant=row.tenant_id,
-            tenant_name=tenant_name,
-            name=row.name,
-            prefix=row.prefix,
-            scopes=list(row.scopes),
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            revoked_at=row.revoked_at,
-        )
 
 
 class KeyCreated(KeyOut):

@@ -7,8 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from aimaas.registry.tables import AuditEvent
-
 
 class AuditEventOut(BaseModel):
     id: int
@@ -22,22 +20,6 @@ class AuditEventOut(BaseModel):
     client: str | None = Field(description="The client's address.")
     request_id: str | None
     details: dict[str, Any]
-
-    @classmethod
-    def from_row(cls, row: AuditEvent, names: dict[str, str]) -> AuditEventOut:
-        return cls(
-            id=row.id,
-            created_at=row.created_at,
-            action=row.action,
-            key_id=row.key_id,
-            actor_tenant=row.actor_tenant_id,
-            tenant=row.tenant_id,
-            tenant_name=names.get(row.tenant_id or ""),
-            target=row.target,
-            client=row.client,
-            request_id=row.request_id,
-            details=dict(row.details or {}),
-        )
 
 
 class AuditList(BaseModel):

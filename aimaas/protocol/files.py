@@ -6,8 +6,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from aimaas.registry.tables import File
-
 
 class FileObject(BaseModel):
     id: str
@@ -19,17 +17,6 @@ class FileObject(BaseModel):
     details: dict[str, Any] | None = Field(
         None, description="What aimaas read from the file: its format, rows, columns, classes."
     )
-
-    @classmethod
-    def from_row(cls, row: File) -> FileObject:
-        return cls(
-            id=row.id,
-            bytes=row.bytes,
-            created_at=int(row.created_at.timestamp()),
-            filename=row.filename,
-            purpose=row.purpose,
-            details=row.details,
-        )
 
 
 class FileList(BaseModel):

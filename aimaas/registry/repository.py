@@ -7,7 +7,7 @@ answers NotFound, the same as for a row that does not exist, when the row is som
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -25,14 +25,6 @@ from aimaas.registry.tables import (
     Usage,
     utcnow,
 )
-from aimaas.security.keys import (
-    ALL_SCOPES,
-    Scope,
-    display_prefix,
-    generate_key,
-    hash_key,
-    hashes_match,
-)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 NAME_RULE = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -42,19 +34,6 @@ def validate_name(value: str, *, param: str) -> str:
     if not NAME_PATTERN.fullmatch(value):
         raise InvalidInput(f"'{param}' must be {NAME_RULE}.", param=param)
     return value
-
-
-def validate_scopes(scopes: Iterable[str]) -> list[str]:
-    chosen = list(dict.fromkeys(scopes))
-    unknown = [scope for scope in chosen if scope not in ALL_SCOPES]
-    if unknown:
-        raise InvalidInput(
-            f"Unknown scope {unknown[0]!r}; choose from {', '.join(sorted(ALL_SCOPES))}.",
-            param="scopes",
-        )
-    if not chosen:
-        raise InvalidInput("A key needs at least one scope.", param="scopes")
-    return chosen
 
 
 # --- tenants -------------------------------------------------------------------------------
@@ -88,31 +67,31 @@ def find_tenant(session: Session, *, ref: str) -> Tenant:
 # --- keys ----------------------------------------------------------------------------------
 
 
-def create_key(
+def add_key(
     session: Session,
     *,
     tenant: Tenant,
-    scopes: Iterable[str],
+    key_hash: str,
+    prefix: str,
+    scopes: list[str],
     name: str | None = None,
     expires_at: datetime | None = None,
-) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the plaintext key, which is never stored."""
-    chosen = validate_scopes(scopes)
+) -> ApiKey:
+    """Record a key by its hash and display prefix (``security.keys.issue_key`` makes it)."""
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput("'expires_at' must be in the future.", param="expires_at")
-    plaintext = generate_key()
     row = ApiKey(
         id=new_id("key"),
         tenant_id=tenant.id,
         name=name,
-        prefix=display_prefix(plaintext),
-        key_hash=hash_key(plaintext),
-        scopes=chosen,
+        prefix=prefix,
+        key_hash=key_hash,
+        scopes=scopes,
         expires_at=expires_at,
     )
     session.add(row)
     session.flush()
-    return row, plaintext
+    return row
 
 
 def list_keys(session: Session, *, tenant_id: str | None = None) -> Sequence[ApiKey]:
@@ -134,12 +113,12 @@ def revoke_key(session: Session, *, key_id: str, tenant_id: str | None = None) -
 
 
 def find_active_key(
-    session: Session, *, plaintext: str, now: datetime | None = None
+    session: Session, *, key_hash: str, now: datetime | None = None
 ) -> ApiKey | None:
-    """The key row for a presented key if it exists, is not revoked and has not expired by
+    """The key row with this hash if it exists, is not revoked and has not expired by
     ``now`` (default: the current time)."""
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(plaintext)))
-    if row is None or not hashes_match(row.key_hash, plaintext):
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    if row is None:
         return None
     if row.revoked_at is not None:
         return None
@@ -148,7 +127,7 @@ def find_active_key(
     return row
 
 
-def has_active_admin_key(session: Session) -> bool:
+def has_active_key_with_scope(session: Session, *, scope: str) -> bool:
     now = utcnow()
     rows = session.scalars(
         select(ApiKey).where(
@@ -156,7 +135,7 @@ def has_active_admin_key(session: Session) -> bool:
             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
         )
     )
-    return any(Scope.ADMIN.value in row.scopes for row in rows)
+    return any(scope in row.scopes for row in rows)
 
 
 # --- models --------------------------------------------------------------------------------

@@ -132,7 +132,7 @@ class File(Base):
 
 class DataKey(Base):
     """The data key of an artifact encrypted at rest, wrapped by the master key
-    (aimaas.security.crypto); its sealed bytes are ``<artifacts>/sealed/<id[:2]>/<id>``."""
+    (aimaas.crypto); its sealed bytes are ``<artifacts>/sealed/<id[:2]>/<id>``."""
 
     __tablename__ = "data_keys"
     __table_args__ = (UniqueConstraint("owner", "digest"),)

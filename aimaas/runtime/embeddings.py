@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -16,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from aimaas.cpu import this_cpu
+from aimaas.process import pin_torch_threads, torch_threads
 from aimaas.runtime.batcher import DynamicBatcher
 from aimaas.runtime.onnx_embeddings import PROBES, OnnxSentenceEncoder, cosine_gap
 
@@ -56,7 +56,6 @@ class SentenceEmbedder:
         backends: Literal["auto"] | tuple[EmbeddingBackend, ...] = "auto",
         bf16_tolerance: float = BF16_TOLERANCE,
     ) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
@@ -66,13 +65,19 @@ class SentenceEmbedder:
         self.model: Any = None  # the SentenceTransformer, on PyTorch
         self.onnx: OnnxSentenceEncoder | None = None
         self.passed_over: list[str] = []  # "backend: why", for each one tried before
-        self.backend: EmbeddingBackend = self._load(
-            path, fastest_first() if backends == "auto" else backends, threads
-        )
+        with torch_threads(threads):  # the model's own count (0: the process's)
+            self.backend: EmbeddingBackend = self._load(
+                path, fastest_first() if backends == "auto" else backends, threads
+            )
         self.why = self._why(chosen=backends != "auto")
         self.dimensions = self._dimensions()
         self.memory_bytes = sum(f.stat().st_size for f in path.rglob("*.safetensors")) * 2
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{name}")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix=f"embed-{name}",
+            initializer=None if self.onnx is not None else pin_torch_threads,
+            initargs=(threads,),
+        )
         self.batcher: DynamicBatcher[str, tuple[np.ndarray, int]] = DynamicBatcher(
             self._encode, max_batch=max_batch, max_delay=max_delay, executor=self._executor
         )
@@ -117,17 +122,17 @@ class SentenceEmbedder:
         if backend == "onnx":
             self.onnx = OnnxSentenceEncoder(path, threads=threads)
         elif backend == "torch":
-            self.model = _sentence_transformer(path, threads)
+            self.model = _sentence_transformer(path)
         else:
-            gap = self._load_bf16(path, threads)
+            gap = self._load_bf16(path)
             if gap > self.bf16_tolerance:
                 raise ValueError(f"bfloat16 differs from float32 by 1 - cosine {gap:.2g}")
 
-    def _load_bf16(self, path: Path, threads: int) -> float:
+    def _load_bf16(self, path: Path) -> float:
         """Load the model in bfloat16; how far it is from float32 on the probe sentences."""
         import torch
 
-        self.model = _sentence_transformer(path, threads)
+        self.model = _sentence_transformer(path)
         expected = self._vectors(list(PROBES))
         self.model.to(torch.bfloat16)
         return cosine_gap(self._vectors(list(PROBES)), expected)
@@ -167,10 +172,7 @@ class SentenceEmbedder:
         await asyncio.to_thread(self._executor.shutdown, wait=True)
 
 
-def _sentence_transformer(path: Path, threads: int) -> Any:
-    import torch
+def _sentence_transformer(path: Path) -> Any:
     from sentence_transformers import SentenceTransformer
 
-    if threads:
-        torch.set_num_threads(threads)
     return SentenceTransformer(str(path), device="cpu", local_files_only=True)

@@ -205,7 +205,6 @@ class OnnxSentenceEncoder:
     an onnxruntime session over the cached graph (built first if missing or broken)."""
 
     def __init__(self, folder: Path, *, threads: int = 0, cache: Path | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoTokenizer
 
         self.pipeline = read_pipeline(folder)

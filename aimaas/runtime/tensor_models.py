@@ -25,12 +25,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import torch
 
 from aimaas.errors import InvalidInput
 from aimaas.learn import artifacts
 from aimaas.learn.servable import Predictor
 from aimaas.observability.metrics import PredictMetrics
+from aimaas.process import pin_torch_threads
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.runtime.batcher import DynamicBatcher
 
@@ -54,29 +54,13 @@ def _freeze_once() -> None:
         gc.freeze()
 
 
-def _torch_default_threads() -> int:
-    """The intra-op thread count a thread that has not run torch yet would start with."""
-    found: list[int] = []
-    probe = threading.Thread(target=lambda: found.append(torch.get_num_threads()))
-    probe.start()
-    probe.join()
-    return found[0]
-
-
 def _one_torch_thread() -> None:
-    """Torch ops on the calling thread use one intra-op thread from now on. (Torch keeps that
-    per thread, but ``set_num_threads`` also changes what new threads start with, so that is
-    put back, from another thread, for the rest of the process.)"""
+    """Torch ops on the calling thread (the model's, or the event loop's for an inline batch)
+    use one intra-op thread from now on; the rest of the process keeps its count."""
     if getattr(_local, "one_thread", False):
         return
     _local.one_thread = True
-    if torch.get_num_threads() == 1:
-        return
-    default = _torch_default_threads()
-    torch.set_num_threads(1)
-    restore = threading.Thread(target=torch.set_num_threads, args=(default,))
-    restore.start()
-    restore.join()
+    pin_torch_threads(1)
 
 
 class TensorModel:

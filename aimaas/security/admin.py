@@ -10,16 +10,36 @@ from datetime import datetime
 from aimaas.protocol.admin import KeyCreated, KeyList, KeyOut, TenantList, TenantOut
 from aimaas.registry import repository
 from aimaas.registry.db import Database
+from aimaas.registry.tables import ApiKey, Tenant
+from aimaas.security import keys
+
+
+def tenant_out(tenant: Tenant) -> TenantOut:
+    return TenantOut(id=tenant.id, name=tenant.name, created_at=tenant.created_at)
+
+
+def key_out(row: ApiKey, tenant_name: str) -> KeyOut:
+    return KeyOut(
+        id=row.id,
+        tenant=row.tenant_id,
+        tenant_name=tenant_name,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=list(row.scopes),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
 
 
 def create_tenant(db: Database, *, name: str) -> TenantOut:
     with db.session() as session:
-        return TenantOut.from_row(repository.create_tenant(session, name=name))
+        return tenant_out(repository.create_tenant(session, name=name))
 
 
 def list_tenants(db: Database) -> TenantList:
     with db.session() as session:
-        return TenantList(data=[TenantOut.from_row(t) for t in repository.list_tenants(session)])
+        return TenantList(data=[tenant_out(t) for t in repository.list_tenants(session)])
 
 
 def create_key(
@@ -32,10 +52,10 @@ def create_key(
 ) -> KeyCreated:
     with db.session() as session:
         owner = repository.find_tenant(session, ref=tenant)
-        row, plaintext = repository.create_key(
+        row, plaintext = keys.issue_key(
             session, tenant=owner, scopes=scopes, name=name, expires_at=expires_at
         )
-        out = KeyOut.from_row(row, owner.name)
+        out = key_out(row, owner.name)
     # The transaction has committed: the key is durable before anyone sees it.
     return KeyCreated(**out.model_dump(), key=plaintext)
 
@@ -44,10 +64,10 @@ def list_keys(db: Database) -> KeyList:
     with db.session() as session:
         names = {t.id: t.name for t in repository.list_tenants(session)}
         rows = repository.list_keys(session)
-        return KeyList(data=[KeyOut.from_row(r, names.get(r.tenant_id, "")) for r in rows])
+        return KeyList(data=[key_out(r, names.get(r.tenant_id, "")) for r in rows])
 
 
 def revoke_key(db: Database, *, key_id: str) -> KeyOut:
     with db.session() as session:
         row = repository.revoke_key(session, key_id=key_id)
-        return KeyOut.from_row(row, repository.find_tenant(session, ref=row.tenant_id).name)
+        return key_out(row, repository.find_tenant(session, ref=row.tenant_id).name)

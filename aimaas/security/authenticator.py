@@ -15,10 +15,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from aimaas.clock import SYSTEM_CLOCK, Clock
-from aimaas.registry import repository
 from aimaas.registry.db import Database
 from aimaas.registry.tables import Tenant
-from aimaas.security.keys import hash_key
+from aimaas.security.keys import find_active_key, hash_key
 from aimaas.security.principal import Principal
 from aimaas.single_flight import OneFlight
 
@@ -59,7 +58,7 @@ class Authenticator:
     def lookup(self, key: str) -> Principal | None:
         """Check ``key`` against the registry (blocking I/O); caches what it finds."""
         with self.db.session() as session:
-            row = repository.find_active_key(session, plaintext=key, now=self.clock.now())
+            row = find_active_key(session, plaintext=key, now=self.clock.now())
             if row is None:
                 return None
             tenant_name = session.scalar(select(Tenant.name).where(Tenant.id == row.tenant_id))

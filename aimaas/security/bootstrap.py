@@ -8,10 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from aimaas.protocol.scopes import Scope
 from aimaas.registry import repository
 from aimaas.registry.db import Database
 from aimaas.registry.tables import Tenant
-from aimaas.security.keys import Scope
+from aimaas.security.keys import issue_key
 
 ADMIN_TENANT = "admin"
 
@@ -33,12 +34,12 @@ def write_secret_file(path: Path, content: str) -> None:
 def ensure_admin_key(db: Database, key_file: Path) -> str | None:
     """Create an admin key if none is active; returns it when created, else None."""
     with db.session() as session:
-        if repository.has_active_admin_key(session):
+        if repository.has_active_key_with_scope(session, scope=Scope.ADMIN.value):
             return None
         tenant = session.scalar(select(Tenant).where(Tenant.name == ADMIN_TENANT))
         if tenant is None:
             tenant = repository.create_tenant(session, name=ADMIN_TENANT)
-        _, plaintext = repository.create_key(
+        _, plaintext = issue_key(
             session, tenant=tenant, scopes=[Scope.ADMIN.value], name="bootstrap admin"
         )
         # Written before the commit: a crash in between leaves a stale file, never a lost key.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aimaas.security.keys import Scope
+from aimaas.protocol.scopes import Scope
 
 
 @dataclass(frozen=True)

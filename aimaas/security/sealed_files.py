@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from aimaas.security.crypto import MasterKey, decrypt, encrypt, new_data_key
+from aimaas.crypto import MasterKey, decrypt, encrypt, new_data_key
 
 KEY_FILE = "data-key.wrapped"
 

@@ -19,6 +19,7 @@ from aimaas.jobs.worker import HANDLERS
 from aimaas.learn.service import TrainingService
 from aimaas.observability.metrics import Metrics
 from aimaas.optimize.service import OptimizationService
+from aimaas.process import configure_process
 from aimaas.registry.db import Database
 from aimaas.registry.store import open_store
 from aimaas.runtime.catalog import SpecCache
@@ -42,13 +43,11 @@ from aimaas.server.routes import (
     evaluations,
     files,
     health,
-    inference,
     limits,
     models,
     openai,
     optimizations,
     training,
-    uploads,
     v2,
 )
 from aimaas.server.services import Services
@@ -118,6 +117,8 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # On the loop's thread, so that it and every thread started later have the count.
+        configure_process(threads=settings.engine.threads)
         services = await run_in_threadpool(open_services, settings, lifecycle, metrics)
         app.state.services = services
         services.manager.native.start_check()  # off the request path; the first GGUF waits
@@ -149,14 +150,11 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
         limits.router,
         files.router,
         models.router,
-        uploads.router,
         openai.router,
         training.router,
         evaluations.router,
         optimizations.router,
         v2.router,
-        inference.v2_router,
-        inference.predict_router,
     ):
         app.include_router(router)
     # Added innermost first: the request context wraps everything.

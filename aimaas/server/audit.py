@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from aimaas.registry.db import Database
 from aimaas.security.audit import record
 from aimaas.security.principal import Principal
-from aimaas.server.deps import ServicesDep, authenticate
+from aimaas.server.deps import DatabaseDep, authenticate
 
 ResultT = TypeVar("ResultT")
 
@@ -72,12 +72,12 @@ class AuditTrail:
 
 def audit_trail(
     request: Request,
-    services: ServicesDep,
+    db: DatabaseDep,
     principal: Annotated[Principal, Depends(authenticate)],
 ) -> AuditTrail:
     request_id = getattr(request.state, "request_id", None)
     client = request.client.host if request.client else None
-    return AuditTrail(services.db, principal, client, request_id)
+    return AuditTrail(db, principal, client, request_id)
 
 
 Audit = Annotated[AuditTrail, Depends(audit_trail)]

@@ -1,4 +1,6 @@
-"""Dependencies for routes, as ``Annotated`` aliases: ``ServicesDep``, ``AdminKey``, ..."""
+"""Dependencies for routes, as ``Annotated`` aliases: each route names the few things it
+uses (``DatabaseDep``, ``QuotasDep``, ...) and the key it needs (``AdminKey``, ...), rather
+than the whole ``Services``."""
 
 from __future__ import annotations
 
@@ -8,8 +10,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aimaas.errors import Forbidden, InvalidInput, Unauthorized
-from aimaas.security.keys import Scope, looks_like_key
+from aimaas.observability.metrics import Metrics
+from aimaas.protocol.scopes import Scope
+from aimaas.registry.db import Database
+from aimaas.registry.store import ArtifactStore
+from aimaas.runtime.catalog import SpecCache
+from aimaas.runtime.predict import PredictionService
+from aimaas.security.authenticator import Authenticator
+from aimaas.security.keys import looks_like_key
 from aimaas.security.principal import Principal
+from aimaas.security.quotas import Quotas
 from aimaas.server.services import Services
 
 
@@ -21,6 +31,51 @@ async def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
+# Each one async for the same reason as get_services.
+
+
+async def get_db(services: ServicesDep) -> Database:
+    return services.db
+
+
+async def get_store(services: ServicesDep) -> ArtifactStore:
+    return services.store
+
+
+async def get_quotas(services: ServicesDep) -> Quotas:
+    return services.quotas
+
+
+async def get_authenticator(services: ServicesDep) -> Authenticator:
+    return services.authenticator
+
+
+async def get_specs(services: ServicesDep) -> SpecCache:
+    return services.specs
+
+
+async def get_predictions(services: ServicesDep) -> PredictionService:
+    return services.predictions
+
+
+async def get_metrics(services: ServicesDep) -> Metrics:
+    return services.metrics
+
+
+async def is_ready(services: ServicesDep) -> bool:
+    """Started and not draining."""
+    return services.ready and not services.lifecycle.draining
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+StoreDep = Annotated[ArtifactStore, Depends(get_store)]
+QuotasDep = Annotated[Quotas, Depends(get_quotas)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+SpecsDep = Annotated[SpecCache, Depends(get_specs)]
+PredictionsDep = Annotated[PredictionService, Depends(get_predictions)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+Ready = Annotated[bool, Depends(is_ready)]
+
 _MISSING_KEY = "Missing API key: send 'Authorization: Bearer sk-aimaas-...'."
 _BAD_KEY = (
     "Invalid, revoked or expired API key; an admin creates a new one with "
@@ -28,7 +83,7 @@ _BAD_KEY = (
 )
 
 
-async def authenticate(request: Request, services: ServicesDep) -> Principal:
+async def authenticate(request: Request, authenticator: AuthenticatorDep) -> Principal:
     headers = request.headers.getlist("authorization")
     if len(headers) > 1:
         raise InvalidInput("Send exactly one Authorization header.", param="Authorization")
@@ -40,7 +95,7 @@ async def authenticate(request: Request, services: ServicesDep) -> Principal:
         raise Unauthorized(_MISSING_KEY)
     if not looks_like_key(token):
         raise Unauthorized(_BAD_KEY)
-    principal = await services.authenticator.principal(token)
+    principal = await authenticator.principal(token)
     if principal is None:
         raise Unauthorized(_BAD_KEY)
     return principal
@@ -65,5 +120,6 @@ def require_any(*scopes: Scope) -> Callable[[Principal], Awaitable[Principal]]:
 AnyKey = Annotated[Principal, Depends(authenticate)]
 AdminKey = Annotated[Principal, Depends(require_any(Scope.ADMIN))]
 ModelsReader = Annotated[Principal, Depends(require_any(Scope.MODELS_READ, Scope.INFER))]
+ModelsWriter = Annotated[Principal, Depends(require_any(Scope.MODELS_WRITE))]
 Inference = Annotated[Principal, Depends(require_any(Scope.INFER))]
 Trainer = Annotated[Principal, Depends(require_any(Scope.TRAIN))]

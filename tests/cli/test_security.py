@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from aimaas.cli.backend import CliError
 from aimaas.cli.main import app
 from aimaas.config import Settings
+from aimaas.crypto import MasterKey, new_key_text
 from aimaas.errors import IntegrityFailed
 from aimaas.registry.db import Database
 from aimaas.registry.store import Owner, SealedStore
-from aimaas.security.crypto import MasterKey, new_key_text
 from tests.registry.store.filled import fill_without_key, occurrences
 
 

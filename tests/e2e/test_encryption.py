@@ -20,11 +20,11 @@ import httpx
 import numpy as np
 import pytest
 
+from aimaas.crypto import MasterKey, new_key_text
 from aimaas.errors import IntegrityFailed
 from aimaas.registry.db import Database
 from aimaas.registry.store import Owner, SealedStore
 from aimaas.runtime.sources import package_dir
-from aimaas.security.crypto import MasterKey, new_key_text
 from tests.e2e.server import LiveServer, start_server
 
 pytestmark = pytest.mark.e2e

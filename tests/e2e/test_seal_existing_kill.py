@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from aimaas.crypto import MasterKey, new_key_text
 from aimaas.registry.store import SealedStore
 from aimaas.registry.store.sealing import census
-from aimaas.security.crypto import MasterKey, new_key_text
 from tests.registry.store.filled import Filled, fill_without_key, occurrences
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,8 @@ from sklearn.metrics import accuracy_score, f1_score  # type: ignore[import-unty
 
 from aimaas.learn import artifacts
 from aimaas.learn.servable import Predictor
-from aimaas.optimize.compare import Side, alternating_p50, compare, torch_threads
+from aimaas.optimize.compare import Side, alternating_p50, compare
+from aimaas.process import torch_threads
 from tests.learn import one_thread
 from tests.optimize import child, held_out, parent, predicted_labels
 

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 
 from aimaas.registry import repository
 from aimaas.registry.db import Database
+from aimaas.security import keys
 from tests.postgres import postgres_server
 
 
@@ -25,12 +26,12 @@ def test_migrations_and_keys_on_postgres(pg_url: str) -> None:
     assert {"tenants", "api_keys", "models", "usage"} <= set(inspect(db.engine).get_table_names())
     with db.session() as session:
         tenant = repository.create_tenant(session, name="acme")
-        _, key = repository.create_key(session, tenant=tenant, scopes=["infer"])
+        _, key = keys.issue_key(session, tenant=tenant, scopes=["infer"])
     with db.session() as session:
-        row = repository.find_active_key(session, plaintext=key)
+        row = keys.find_active_key(session, plaintext=key)
         assert row is not None and row.scopes == ["infer"]
         assert row.created_at.tzinfo is not None
         repository.revoke_key(session, key_id=row.id)
     with db.session() as session:
-        assert repository.find_active_key(session, plaintext=key) is None
+        assert keys.find_active_key(session, plaintext=key) is None
     db.dispose()

@@ -4,7 +4,6 @@ PyTorch in float32 (what every backend is held to), and a way to run a SentenceE
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,6 @@ import pytest
 
 from aimaas.runtime.embeddings import SentenceEmbedder
 from aimaas.runtime.sources import package_dir
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ PyTorch fallback for a pipeline the export does not reproduce."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,6 @@ from aimaas.runtime.onnx_embeddings import (
     sub_batches,
 )
 from tests.runtime.conftest import embed_all
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 COSINE_TOLERANCE = 1e-3  # most 1 - cosine between ONNX Runtime and PyTorch
 ABS_TOLERANCE = 1e-4  # most absolute difference in any component (measured: ~3e-7)

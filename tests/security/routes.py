@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from aimaas.security.keys import ALL_SCOPES
+from aimaas.protocol.scopes import ALL_SCOPES
 
 OPEN = "open"  # no key at all (/health)
 ANY_KEY = "any key"  # any valid key, whatever its scopes

@@ -1,16 +1,26 @@
-"""Key generation, hashing and the first admin key."""
+"""Key generation, hashing, issuing and finding keys, and the first admin key."""
 
 from __future__ import annotations
 
 import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from aimaas.errors import InvalidInput
+from aimaas.registry import repository
 from aimaas.registry.db import Database
-from aimaas.registry.tables import ApiKey
+from aimaas.registry.tables import ApiKey, utcnow
 from aimaas.security.bootstrap import ensure_admin_key
-from aimaas.security.keys import KEY_PREFIX, generate_key, hash_key, looks_like_key
+from aimaas.security.keys import (
+    KEY_PREFIX,
+    find_active_key,
+    generate_key,
+    hash_key,
+    issue_key,
+    looks_like_key,
+)
 
 
 def test_keys_are_random_and_prefixed() -> None:
@@ -35,3 +45,33 @@ def test_first_admin_key_is_created_once_and_stored_as_a_hash(tmp_path: Path, db
     )
     assert key.encode() not in raw
     db.dispose()
+
+
+def test_an_issued_key_is_found_by_its_plaintext_and_stored_only_as_hash_and_prefix(
+    db: Database,
+) -> None:
+    with db.session() as session:
+        tenant = repository.create_tenant(session, name="acme")
+        row, plaintext = issue_key(session, tenant=tenant, scopes=["infer", "infer", "train"])
+        assert row.scopes == ["infer", "train"]  # once each, in the order given
+        assert row.key_hash == hash_key(plaintext) and plaintext.startswith(row.prefix)
+        assert row.prefix != plaintext
+    with db.session() as session:
+        found = find_active_key(session, plaintext=plaintext)
+        assert found is not None and found.id == row.id
+        assert find_active_key(session, plaintext=generate_key()) is None
+        repository.revoke_key(session, key_id=row.id)
+    with db.session() as session:
+        assert find_active_key(session, plaintext=plaintext) is None
+
+
+def test_scopes_are_checked_before_a_key_is_made(db: Database) -> None:
+    with db.session() as session:
+        tenant = repository.create_tenant(session, name="acme")
+        with pytest.raises(InvalidInput, match="Unknown scope 'root'; choose from admin, "):
+            issue_key(session, tenant=tenant, scopes=["infer", "root"])
+        with pytest.raises(InvalidInput, match="A key needs at least one scope"):
+            issue_key(session, tenant=tenant, scopes=[])
+        with pytest.raises(InvalidInput, match="'expires_at' must be in the future"):
+            issue_key(session, tenant=tenant, scopes=["infer"], expires_at=utcnow())
+        assert repository.list_keys(session) == []

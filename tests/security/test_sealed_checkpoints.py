@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from aimaas.crypto import IntegrityError, MasterKey
 from aimaas.learn import trainer
 from aimaas.learn.checkpoint import STATE, load_checkpoint
-from aimaas.security.crypto import IntegrityError, MasterKey
 from aimaas.security.sealed_files import SealedFiles
 from tests.learn import never, no_events, one_thread, same_tensors
 from tests.learn.test_checkpoint import CASES, StopAt

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from aimaas import crypto
 from aimaas.registry.store.interface import ArtifactStore, Data, LocalFile, Owner
 from aimaas.registry.store.plain import PlainStore
 from aimaas.registry.store.sealed import SealedStore
-from aimaas.security import crypto
 
 if TYPE_CHECKING:
     from aimaas.config import Settings

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from aimaas import crypto
 from aimaas.registry.store.data_keys import wrap_context
 from aimaas.registry.tables import DataKey
-from aimaas.security import crypto
 
 if TYPE_CHECKING:
     from aimaas.registry.db import Database

@@ -1,4 +1,4 @@
-"""The artifact store with a master key (``aimaas.security.crypto``): each (owner, digest)
+"""The artifact store with a master key (``aimaas.crypto``): each (owner, digest)
 sealed on its own with a fresh data key at ``<root>/sealed/<ab>/<object id>``; the data key,
 wrapped by the master key, is a ``data_keys`` row. The owner is the associated data, so
 sealed bytes copied over another owner's do not open.
@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from aimaas import crypto
 from aimaas.errors import IntegrityFailed
 from aimaas.registry.store.data_keys import counts_by_master_key, wrap_context
 from aimaas.registry.store.interface import Data, LocalFile, Owner
 from aimaas.registry.store.layout import CHUNK, Layout, chunks, file_chunks
 from aimaas.registry.tables import DataKey
-from aimaas.security import crypto
 
 if TYPE_CHECKING:
     from aimaas.registry.db import Database

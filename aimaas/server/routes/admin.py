@@ -18,29 +18,27 @@ from aimaas.protocol.admin import (
 from aimaas.runtime.registration import register_local_model
 from aimaas.security import admin
 from aimaas.server.audit import Audit
-from aimaas.server.deps import AdminKey, ServicesDep
+from aimaas.server.deps import AdminKey, AuthenticatorDep, DatabaseDep, SpecsDep
 from aimaas.server.routes import new_router
 
 router = new_router(prefix="/v1/admin", tags=["admin"])
 
 
 @router.post("/tenants", status_code=status.HTTP_201_CREATED)
-def create_tenant(
-    body: TenantCreate, services: ServicesDep, _: AdminKey, audit: Audit
-) -> TenantOut:
-    tenant = admin.create_tenant(services.db, name=body.name)
+def create_tenant(body: TenantCreate, db: DatabaseDep, _: AdminKey, audit: Audit) -> TenantOut:
+    tenant = admin.create_tenant(db, name=body.name)
     return audit.log("tenant.create", tenant, tenant=tenant.id, name=tenant.name)
 
 
 @router.get("/tenants")
-def list_tenants(services: ServicesDep, _: AdminKey) -> TenantList:
-    return admin.list_tenants(services.db)
+def list_tenants(db: DatabaseDep, _: AdminKey) -> TenantList:
+    return admin.list_tenants(db)
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED)
-def create_key(body: KeyCreate, services: ServicesDep, _: AdminKey, audit: Audit) -> KeyCreated:
+def create_key(body: KeyCreate, db: DatabaseDep, _: AdminKey, audit: Audit) -> KeyCreated:
     created = admin.create_key(
-        services.db,
+        db,
         tenant=body.tenant,
         scopes=[scope.value for scope in body.scopes],
         name=body.name,
@@ -50,24 +48,26 @@ def create_key(body: KeyCreate, services: ServicesDep, _: AdminKey, audit: Audit
 
 
 @router.get("/keys")
-def list_keys(services: ServicesDep, _: AdminKey) -> KeyList:
-    return admin.list_keys(services.db)
+def list_keys(db: DatabaseDep, _: AdminKey) -> KeyList:
+    return admin.list_keys(db)
 
 
 @router.delete("/keys/{key_id}")
-def revoke_key(key_id: str, services: ServicesDep, _: AdminKey, audit: Audit) -> KeyOut:
-    revoked = admin.revoke_key(services.db, key_id=key_id)
-    services.authenticator.forget_all()  # the revocation holds from the next request on
+def revoke_key(
+    key_id: str, db: DatabaseDep, authenticator: AuthenticatorDep, _: AdminKey, audit: Audit
+) -> KeyOut:
+    revoked = admin.revoke_key(db, key_id=key_id)
+    authenticator.forget_all()  # the revocation holds from the next request on
     return audit.log("key.revoke", revoked, tenant=revoked.tenant)
 
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)
 def register_model(
-    body: ModelRegister, services: ServicesDep, _: AdminKey, audit: Audit
+    body: ModelRegister, db: DatabaseDep, specs: SpecsDep, _: AdminKey, audit: Audit
 ) -> ModelRegistered:
     """Register a GGUF file or sentence-transformers folder on the server's disk."""
-    registered = register_local_model(services.db, body)
-    services.specs.forget()  # serve the new version from the next request on
+    registered = register_local_model(db, body)
+    specs.forget()  # serve the new version from the next request on
     target = f"{registered.name}:{registered.version}"
     return audit.log(
         "model.register",

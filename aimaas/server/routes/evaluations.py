@@ -18,7 +18,7 @@ from aimaas.protocol.evaluations import (
     EvaluationList,
     EvaluationObject,
 )
-from aimaas.security.keys import Scope
+from aimaas.protocol.scopes import Scope
 from aimaas.security.principal import Principal
 from aimaas.server.audit import Audit
 from aimaas.server.deps import ServicesDep, Trainer, require_any

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from aimaas.errors import Unavailable
-from aimaas.server.deps import AdminKey, AnyKey, ServicesDep
+from aimaas.server.deps import AdminKey, AnyKey, MetricsDep, Ready
 from aimaas.server.routes import new_router
 
 router = new_router(tags=["health"])
@@ -21,15 +21,15 @@ def health() -> dict[str, str]:
 
 
 @router.get("/ready")
-def ready(services: ServicesDep, _: AnyKey) -> dict[str, str]:
-    if not services.ready or services.lifecycle.draining:
+def ready(is_ready: Ready, _: AnyKey) -> dict[str, str]:
+    if not is_ready:
         raise Unavailable("Not ready: starting up or shutting down.")
     return {"status": "ready"}
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(services: ServicesDep, _: AdminKey) -> Response:
-    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+def metrics(metrics: MetricsDep, _: AdminKey) -> Response:
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 @router.get("/openapi.json", include_in_schema=False)

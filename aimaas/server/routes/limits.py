@@ -10,37 +10,37 @@ from fastapi import Query
 
 from aimaas.protocol.limits import KeyLimitsSet, LimitsOut, TenantLimitsSet, UsageList
 from aimaas.server.audit import Audit
-from aimaas.server.deps import AdminKey, AnyKey, ServicesDep
+from aimaas.server.deps import AdminKey, AnyKey, QuotasDep
 from aimaas.server.routes import new_router
 
 router = new_router(prefix="/v1", tags=["limits"])
 
 
 @router.get("/admin/keys/{key_id}/limits")
-async def get_key_limits(key_id: str, services: ServicesDep, _: AdminKey) -> LimitsOut:
-    return await services.quotas.get_limits("key", key_id)
+async def get_key_limits(key_id: str, quotas: QuotasDep, _: AdminKey) -> LimitsOut:
+    return await quotas.get_limits("key", key_id)
 
 
 @router.put("/admin/keys/{key_id}/limits")
 async def set_key_limits(
-    key_id: str, body: KeyLimitsSet, services: ServicesDep, _: AdminKey, audit: Audit
+    key_id: str, body: KeyLimitsSet, quotas: QuotasDep, _: AdminKey, audit: Audit
 ) -> LimitsOut:
     """Replace a key's limits (null or missing: none); they apply from the next request."""
-    done = await services.quotas.set_limits("key", key_id, body.model_dump())
+    done = await quotas.set_limits("key", key_id, body.model_dump())
     return await audit.alog("limits.set", done, subject="key", limits=done.limits)
 
 
 @router.get("/admin/tenants/{tenant}/limits")
-async def get_tenant_limits(tenant: str, services: ServicesDep, _: AdminKey) -> LimitsOut:
-    return await services.quotas.get_limits("tenant", tenant)
+async def get_tenant_limits(tenant: str, quotas: QuotasDep, _: AdminKey) -> LimitsOut:
+    return await quotas.get_limits("tenant", tenant)
 
 
 @router.put("/admin/tenants/{tenant}/limits")
 async def set_tenant_limits(
-    tenant: str, body: TenantLimitsSet, services: ServicesDep, _: AdminKey, audit: Audit
+    tenant: str, body: TenantLimitsSet, quotas: QuotasDep, _: AdminKey, audit: Audit
 ) -> LimitsOut:
     """Replace a tenant's limits (every key of the tenant together; null: none)."""
-    done = await services.quotas.set_limits("tenant", tenant, body.model_dump())
+    done = await quotas.set_limits("tenant", tenant, body.model_dump())
     return await audit.alog(
         "limits.set", done, tenant=done.id, subject="tenant", limits=done.limits
     )
@@ -48,7 +48,7 @@ async def set_tenant_limits(
 
 @router.get("/usage")
 async def get_usage(
-    services: ServicesDep,
+    quotas: QuotasDep,
     caller: AnyKey,
     scope: Literal["key", "tenant"] = "key",
     tenant: Annotated[
@@ -59,6 +59,4 @@ async def get_usage(
     end: Annotated[date | None, Query(description="Last day (UTC), included.")] = None,
 ) -> UsageList:
     """Usage by day, model and key, with the limits that bind it and what remains."""
-    return await services.quotas.report(
-        caller, scope=scope, tenant=tenant, key=key, start=start, end=end
-    )
+    return await quotas.report(caller, scope=scope, tenant=tenant, key=key, start=start, end=end)

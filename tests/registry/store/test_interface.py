@@ -1,6 +1,6 @@
 """The ArtifactStore interface, run against both stores: PlainStore (content-addressed
 plaintext) and SealedStore (sealed per owner with a master key). The same API in both
-modes; tests/security/test_crypto.py covers the cipher itself."""
+modes; tests/test_crypto.py covers the cipher itself."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from aimaas.crypto import MasterKey
 from aimaas.errors import IntegrityFailed, InvalidInput, NotFound
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore, Owner, PlainStore, SealedStore
-from aimaas.security.crypto import MasterKey
 
 OWNER = Owner.model("tn-a", "iris", "mv-1", 1)
 OTHER = Owner.model("tn-a", "iris", "mv-2", 2)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from aimaas.crypto import MasterKey
 from aimaas.errors import NotFound
 from aimaas.registry.db import Database
 from aimaas.registry.store import Owner, PlainStore, SealedStore
-from aimaas.security.crypto import MasterKey
 
 OWNER = Owner.model("tn-a", "iris", "mv-1", 1)
 

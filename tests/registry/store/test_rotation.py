@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from aimaas import crypto
+from aimaas.crypto import IntegrityError, MasterKey
 from aimaas.errors import IntegrityFailed
 from aimaas.registry.db import Database
 from aimaas.registry.store import Owner, SealedStore
 from aimaas.registry.store.rotation import rewrap_data_keys
 from aimaas.registry.tables import DataKey
-from aimaas.security import crypto
-from aimaas.security.crypto import IntegrityError, MasterKey
 
 
 def sealed_files(root: Path) -> list[Path]:

@@ -1,5 +1,5 @@
 """SealedStore: plaintext artifacts of before the master key, the key check at start, and
-the integrity errors that name the version (the cipher: tests/security/test_crypto.py)."""
+the integrity errors that name the version (the cipher: tests/test_crypto.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from aimaas.crypto import MasterKey
 from aimaas.errors import IntegrityFailed
 from aimaas.registry.db import Database
 from aimaas.registry.store import Owner, PlainStore, SealedStore
 from aimaas.registry.tables import DataKey
-from aimaas.security.crypto import MasterKey
 
 OWNER = Owner.model("tn-a", "iris", "mv-1", 1)
 

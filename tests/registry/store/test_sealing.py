@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aimaas.crypto import MasterKey
 from aimaas.registry.store import SealedStore
 from aimaas.registry.store.references import Reference
 from aimaas.registry.store.sealing import Amount, census, seal_existing
 from aimaas.registry.tables import DataKey
-from aimaas.security.crypto import MasterKey
 from tests.registry.store.filled import Filled, fill_without_key, occurrences
 
 

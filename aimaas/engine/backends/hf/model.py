@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -55,6 +54,7 @@ from aimaas.engine.types import (
     Usage,
 )
 from aimaas.errors import InvalidInput, Unavailable
+from aimaas.process import torch_threads
 
 _POLL_SECONDS = 1.0  # how often a waiting stream checks that the generation loop is alive
 
@@ -80,7 +80,6 @@ class _Sequence:
 
 class TransformersModel:
     def __init__(self, name: str, config: TransformersConfig) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
         import torch
 
         self.name = name
@@ -94,9 +93,8 @@ class TransformersModel:
             chat_template=config.chat_template,
         )
         self.dtype = serving_dtype(model_config, bf16_cpu=this_cpu().native_bf16)
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        self.tokenizer, self.model = _load(config.path, getattr(torch, self.dtype))
+        with torch_threads(config.threads):  # the model's own count (0: the process's)
+            self.tokenizer, self.model = _load(config.path, getattr(torch, self.dtype))
         if config.chat_template:
             self.tokenizer.chat_template = config.chat_template
         self.vocab_size = int(self.model.config.get_text_config().vocab_size)
@@ -106,7 +104,8 @@ class TransformersModel:
         # One thread renders and tokenizes prompts: a fast tokenizer is not safe to share
         # between threads that encode at the same time.
         self._tokenize = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tok-{name}")
-        self._engine = self._start_engine()
+        with torch_threads(config.threads):  # and on the engine thread transformers starts
+            self._engine = self._start_engine()
         weights = sum(p.numel() * p.element_size() for p in self.model.parameters())
         itemsize = 2 if self.dtype == "bfloat16" else 4
         cache_tokens = cache_blocks(self.config.context_length, config.parallel) * PAGE_SIZE

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from aimaas import crypto
 from aimaas.config import Settings
+from aimaas.crypto import IntegrityError, MasterKey
 from aimaas.registry.store import Owner
-from aimaas.security import crypto
-from aimaas.security.crypto import IntegrityError, MasterKey
 
 CHUNK = 64
 RECORD = crypto.NONCE_BYTES + CHUNK + crypto.TAG_BYTES
