@@ -28,9 +28,9 @@ from aimaas.learn.predictors import ModelPredictor
 from aimaas.learn.servable import Predictor
 from aimaas.learn.specs import ModelSpec
 from aimaas.optimize.export import LEVELS, load_onnx
-from aimaas.optimize.formats import ONNX_FORMAT, TORCH_FORMAT, WEIGHTS
 from aimaas.optimize.methods import METHODS
 from aimaas.optimize.quantize import load_quantized
+from aimaas.registry.formats import ONNX_FORMAT, TORCH_FORMAT, WEIGHTS
 
 
 @dataclass(frozen=True)
