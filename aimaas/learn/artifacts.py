@@ -31,7 +31,7 @@ def load_predictor(weights: bytes, spec_json: bytes) -> Predictor:
     spec = specs.read(spec_json)
     optimization = json.loads(spec_json).get("optimization")
     if optimization is not None:  # quantized, pruned or ONNX: made by aimaas.optimize
-        from aimaas.optimize.artifacts import load_optimized  # onnxruntime only when needed
+        from aimaas.learn.optimized import load_optimized  # onnxruntime only when needed
 
         return load_optimized(spec, weights, optimization)
     try:

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aimaas.errors import InvalidInput
+from aimaas.learn.optimized import METHODS
 
-Method = Literal["quantize_dynamic", "quantize_static", "prune", "prune_structured", "export_onnx"]
 GraphLevel = Literal["disabled", "basic", "extended", "all"]
 
 
@@ -85,7 +85,7 @@ OPTIONS: dict[str, type[MethodOptions]] = {
     "prune_structured": PruneStructuredOptions,
     "export_onnx": ExportOnnxOptions,
 }
-METHODS: tuple[str, ...] = tuple(OPTIONS)
+assert tuple(OPTIONS) == METHODS, "every method has its options"
 
 # What each method can work on. Word2vec is an embedding table: nothing to quantize or
 # prune that would make it faster.
