@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import secrets
 
+from aimaas.jobs.context import Finalize, JobContext
 from aimaas.jobs.kinds import JobKind, Submission
 from aimaas.jobs.record import JobRecord
 from aimaas.learn import hyperparameters
 from aimaas.learn.inputs import load_training_data
-from aimaas.learn.job import run_training
 from aimaas.learn.job_spec import TrainingJobResult, TrainingJobSpec
 from aimaas.protocol.jobs import TrainingJob, TrainingJobCreate
 
@@ -39,6 +39,12 @@ def validate(submission: Submission, request: TrainingJobCreate) -> TrainingJobS
     return spec
 
 
+def handle(context: JobContext[TrainingJobSpec]) -> Finalize[TrainingJobResult]:
+    from aimaas.learn.job import run_training  # scikit-learn (validation metrics): workers only
+
+    return run_training(context)
+
+
 def view(job: JobRecord[TrainingJobSpec, TrainingJobResult]) -> TrainingJob:
     spec, result = job.spec, job.result
     return TrainingJob(
@@ -63,6 +69,6 @@ TRAINING: JobKind[TrainingJobCreate, TrainingJobSpec, TrainingJobResult, Trainin
     spec=TrainingJobSpec,
     result=TrainingJobResult,
     validate=validate,
-    handler=run_training,
+    handler=handle,
     view=view,
 )

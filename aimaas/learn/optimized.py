@@ -11,9 +11,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load
 
 from aimaas.learn.architectures import load_network
-from aimaas.learn.onnx_graph import LEVELS, load_onnx
 from aimaas.learn.predictors import ModelPredictor
-from aimaas.learn.quantized import load_quantized
 from aimaas.learn.servable import Predictor
 from aimaas.learn.specs import ModelSpec
 
@@ -27,6 +25,8 @@ def load_optimized(spec: ModelSpec, weights: bytes, section: Any) -> Predictor:
         raise ValueError("model spec: optimization.method is unknown")
     method = section["method"]
     if method == "export_onnx":
+        from aimaas.learn.onnx_graph import LEVELS, load_onnx  # onnx: only when one is served
+
         level = section.get("graph_optimization", "all")
         if level not in LEVELS:
             raise ValueError("model spec: optimization.graph_optimization is unknown")
@@ -37,6 +37,8 @@ def load_optimized(spec: ModelSpec, weights: bytes, section: Any) -> Predictor:
     except (SafetensorError, ValueError) as exc:
         raise ValueError(f"model weights are not a safetensors file: {exc}") from None
     if method in ("quantize_dynamic", "quantize_static"):
+        from aimaas.learn.quantized import load_quantized
+
         quantized = load_quantized(
             spec.algorithm, spec.config, tensors, section.get("quantization")
         )
