@@ -328,11 +328,8 @@ def breakdown(
     for label, code in {
         "python -c pass (s)": "pass",
         "python -c 'import torch' (s)": "import torch",
-        "python -c 'import aimaas.jobs.worker' (s, before the running event)": (
-            "import aimaas.jobs.worker"
-        ),
-        "python -c 'import aimaas.jobs.worker, aimaas.learn.job' (s)": (
-            "import aimaas.jobs.worker, aimaas.learn.job"
+        "python -c 'import aimaas.server.worker' (s, before the running event)": (
+            "import aimaas.server.worker"
         ),
         "python -c 'import sklearn.metrics' (s, via aimaas.learn.evaluation)": (
             "import sklearn.metrics"

@@ -3,10 +3,8 @@ wrong model, file or target is a 400/404 at once) and by the worker that runs it
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
-
 from aimaas.errors import InvalidInput
+from aimaas.evaluate.job_spec import Method
 from aimaas.evaluate.predict import model_inputs
 from aimaas.learn import artifacts
 from aimaas.learn.dataset import Dataset
@@ -14,16 +12,15 @@ from aimaas.learn.inputs import read_file
 from aimaas.learn.preprocessing import numeric_targets
 from aimaas.learn.servable import Predictor
 from aimaas.registry.db import Database
+from aimaas.registry.formats import GGUF, TENSOR_FORMATS, TRANSFORMERS
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import File, Model, ModelVersion
-from aimaas.runtime.specs import FORMAT_RUNTIMES
-
-Method = Literal["metrics", "perplexity"]
+from aimaas.registry.version_details import VersionDetails
 
 
 def method_for(model: Model, version: ModelVersion) -> Method:
     """How this version is evaluated; InvalidInput(param="model") when it cannot be."""
-    if FORMAT_RUNTIMES.get(version.format) == "torch":  # trained here, or optimized from one
+    if version.format in TENSOR_FORMATS:  # trained here, or optimized from one
         if model.task not in ("classification", "regression"):
             raise InvalidInput(
                 f"Model {model.name!r} is a {model.task} model; evaluations score "
@@ -31,9 +28,9 @@ def method_for(model: Model, version: ModelVersion) -> Method:
                 param="model",
             )
         return "metrics"
-    if version.format == "transformers":
+    if version.format == TRANSFORMERS:
         return "perplexity"
-    if version.format == "gguf":
+    if version.format == GGUF:
         raise InvalidInput(
             f"Model {model.name!r} is a GGUF model: perplexity needs a Hugging Face-format "
             "model (register its folder with `aimaas models add --hf-dir`).",
@@ -46,10 +43,10 @@ def method_for(model: Model, version: ModelVersion) -> Method:
     )
 
 
-def load_predictor(store: ArtifactStore, details: dict[str, Any], owner: Owner) -> Predictor:
+def load_predictor(store: ArtifactStore, details: VersionDetails, owner: Owner) -> Predictor:
     """A trained (or optimized: ONNX, quantized, pruned) version's predictor."""
-    files = details["files"]
-    weights = store.read(files.get("model.onnx") or files["model.safetensors"], owner)
+    files = details.stored_files
+    weights = store.read(files[details.weights_name], owner)
     return artifacts.load_predictor(weights, store.read(files["model.json"], owner))
 
 
@@ -93,7 +90,3 @@ def corpus(db: Database, store: ArtifactStore, *, tenant_id: str, file_id: str) 
                         param="file")  # fmt: skip
     assert dataset.texts is not None
     return dataset.texts
-
-
-def model_folder(details: dict[str, Any]) -> Path:
-    return Path(str(details.get("source", {}).get("path", "")))

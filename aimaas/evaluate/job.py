@@ -10,46 +10,47 @@ from sqlalchemy.orm import Session
 
 from aimaas.errors import InvalidInput
 from aimaas.evaluate import inputs, reports
+from aimaas.evaluate.job_spec import EvaluationJobResult, EvaluationJobSpec, EvaluationReports
 from aimaas.evaluate.metrics import Evaluation, evaluate_predictor
 from aimaas.evaluate.perplexity import perplexity
 from aimaas.jobs.context import Finalize, JobContext
 from aimaas.registry import jobs
 from aimaas.registry.store import Owner
 from aimaas.registry.tables import Model, ModelVersion, utcnow
+from aimaas.registry.version_details import RecordedEvaluation, VersionDetails
 
 KEEP_ON_VERSION = 100  # the newest evaluations kept in a version's details
 
 
-def run_evaluation(context: JobContext) -> Finalize:
+def run_evaluation(context: JobContext[EvaluationJobSpec]) -> Finalize[EvaluationJobResult]:
     spec = context.spec
     with context.db.session() as session:
-        version = session.get(ModelVersion, spec["version_id"])
+        version = session.get(ModelVersion, spec.version_id)
         model = None if version is None else session.get(Model, version.model_id)
         if version is None or model is None:
             raise InvalidInput(
-                f"Model {spec['model']}:{spec['version']} no longer exists.", param="model"
+                f"Model {spec.model}:{spec.version} no longer exists.", param="model"
             )
-        details = dict(version.details or {})
+        details = VersionDetails.of(version)
         owner = inputs.version_owner(model, version)
         owned = model.tenant_id == context.tenant_id
-        # An optimized version names the job that trained its ancestor as training_job.
-        training_job = details.get("training_job") or details.get("job")
+        training_job = details.training_job_id
         training_events = (
-            [dict(e.data) for e in jobs.list_events(session, job_id=str(training_job))]
+            [dict(e.data) for e in jobs.list_events(session, job_id=training_job)]
             if training_job
             else []
         )
     context.check_stop()
-    if spec["method"] == "perplexity":
+    if spec.method == "perplexity":
         texts = inputs.corpus(
-            context.db, context.store, tenant_id=context.tenant_id, file_id=spec["file"]
+            context.db, context.store, tenant_id=context.tenant_id, file_id=spec.file
         )
-        evaluation = perplexity(inputs.model_folder(details), texts, check_stop=context.check_stop)
+        evaluation = perplexity(details.model_folder, texts, check_stop=context.check_stop)
     else:
         predictor = inputs.load_predictor(context.store, details, owner)
         dataset = inputs.labelled_data(
-            context.db, context.store, tenant_id=context.tenant_id, file_id=spec["file"],
-            target=spec.get("target"), predictor=predictor,
+            context.db, context.store, tenant_id=context.tenant_id, file_id=spec.file,
+            target=spec.target, predictor=predictor,
         )  # fmt: skip
         context.check_stop()
         evaluation = evaluate_predictor(predictor, dataset)
@@ -57,48 +58,48 @@ def run_evaluation(context: JobContext) -> Finalize:
     result = summary(evaluation, spec)
     plots = draw(evaluation, training_events)
     page = reports.render_html(
-        {**result, "id": context.job_id, "evaluated_at": utcnow().isoformat(timespec="seconds")},
+        {
+            **result.model_dump(),
+            "id": context.job_id,
+            "evaluated_at": utcnow().isoformat(timespec="seconds"),
+        },
         plots,
     )
     report = Owner.report(context.tenant_id, context.job_id)
-    result["reports"] = {
-        "html": context.store.put(page, report),
-        "plots": {name: context.store.put(png, report) for name, png in plots.items()},
-    }
+    result.reports = EvaluationReports(
+        html=context.store.put(page, report),
+        plots={name: context.store.put(png, report) for name, png in plots.items()},
+    )
     context.event({"type": "evaluated", "metrics": evaluation.metrics})
 
-    def record(session: Session) -> dict[str, Any]:
+    def record(session: Session) -> EvaluationJobResult:
         if owned:  # never on a shared model: other tenants would see this tenant's file
-            row = session.get(ModelVersion, spec["version_id"])
+            row = session.get(ModelVersion, spec.version_id)
             if row is not None:
-                current = dict(row.details or {})
-                kept = list(current.get("evaluations", []))[-(KEEP_ON_VERSION - 1) :]
+                current = VersionDetails.of(row)
+                kept = current.evaluations[-(KEEP_ON_VERSION - 1) :]
                 kept.append(
-                    {
-                        "id": context.job_id,
-                        "file": spec["file"],
-                        "target": spec.get("target"),
-                        "metrics": evaluation.metrics,
-                        "finished_at": utcnow().isoformat(timespec="seconds"),
-                    }
+                    RecordedEvaluation(
+                        id=context.job_id,
+                        file=spec.file,
+                        target=spec.target,
+                        metrics=evaluation.metrics,
+                        finished_at=utcnow().isoformat(timespec="seconds"),
+                    )
                 )
-                row.details = {**current, "evaluations": kept}  # a new dict: a tracked change
+                row.details = current.model_copy(update={"evaluations": kept}).dump()
         return result
 
     return record
 
 
-def summary(evaluation: Evaluation, spec: dict[str, Any]) -> dict[str, Any]:
+def summary(evaluation: Evaluation, spec: EvaluationJobSpec) -> EvaluationJobResult:
     """The job's result: the evaluation without its curve points, plus what was scored."""
-    data = evaluation.to_json()
+    data: dict[str, Any] = evaluation.to_json()
     data.pop("roc_curves", None)
-    data.update(
-        model=spec["model"],
-        version=spec["version"],
-        file=spec["file"],
-        target=spec.get("target"),
+    return EvaluationJobResult(
+        **data, model=spec.model, version=spec.version, file=spec.file, target=spec.target
     )
-    return data
 
 
 def draw(evaluation: Evaluation, training_events: list[dict[str, Any]]) -> dict[str, bytes]:

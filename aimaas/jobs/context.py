@@ -8,17 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from aimaas.config import Settings
 from aimaas.crypto import load_master_key
-from aimaas.learn.checkpoint import PLAIN, FileCodec
 from aimaas.registry import jobs
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
 from aimaas.security.sealed_files import SealedFiles
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+ResultT = TypeVar("ResultT", bound=BaseModel)
 
 
 class Cancelled(Exception):
@@ -27,18 +30,18 @@ class Cancelled(Exception):
 
 # A handler's last step: runs in the transaction that marks the job succeeded (so new
 # registry rows and the job's end are recorded together) and returns the job's result.
-Finalize = Callable[[Session], dict[str, Any]]
+Finalize = Callable[[Session], ResultT]
 
 
 @dataclass
-class JobContext:
+class JobContext(Generic[SpecT]):
     settings: Settings
     db: Database
     store: ArtifactStore
     job_id: str
     kind: str
     tenant_id: str
-    spec: dict[str, Any]
+    spec: SpecT  # as validated at submit
     attempts: int
     terminated: threading.Event = field(default_factory=threading.Event)
     _checked: float = 0.0
@@ -49,12 +52,12 @@ class JobContext:
         """Scratch space (checkpoints) that survives a crash and goes when the job ends."""
         return self.settings.storage.data_dir / "jobs" / self.job_id
 
-    def checkpoint_codec(self, folder: Path) -> FileCodec:
-        """How this job's checkpoints in ``folder`` are written: sealed under the master key
-        when encryption at rest is on (nothing decrypted reaches the disk), else plain."""
+    def sealed_files(self, folder: Path) -> SealedFiles | None:
+        """How this job's scratch files in ``folder`` are sealed under the master key when
+        encryption at rest is on (nothing decrypted reaches the disk); None: plain."""
         master = load_master_key(self.settings.security)
         if master is None:
-            return PLAIN
+            return None
         return SealedFiles(master, folder, owner=f"{self.tenant_id}/job/{self.job_id}")
 
     def event(self, data: dict[str, Any]) -> None:
@@ -78,6 +81,3 @@ class JobContext:
     def check_stop(self) -> None:
         if self.should_stop():
             raise Cancelled(f"{self.kind} job {self.job_id} was stopped")
-
-
-Handler = Callable[[JobContext], Finalize]

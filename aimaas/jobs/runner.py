@@ -33,8 +33,8 @@ class JobRunner:
         settings: Settings,
         db: Database,
         *,
-        kinds: Sequence[str] = ("training",),
-        worker_module: str = "aimaas.jobs.worker",
+        kinds: Sequence[str],
+        worker_module: str,  # run as ``python -m worker_module JOB_ID``: jobs.worker.main
         on_job_end: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings

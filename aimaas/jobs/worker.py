@@ -1,7 +1,7 @@
-"""One job in its own process: ``python -m aimaas.jobs.worker JOB_ID``, with the server's
-settings as JSON on stdin.
+"""One job in its own process, with the server's settings as JSON on stdin: the process
+entry point is ``aimaas.server.worker``, which knows the server's job kinds.
 
-The worker owns its job from ``running`` to the end. The handler for the job's kind does the
+The worker owns its job from ``running`` to the end. The handler of the job's kind does the
 work (writing progress events and checkpoints through its context); its ``Finalize`` step
 records what it made (a model version, say) in the same transaction that marks the job
 succeeded. SIGTERM (the server shutting down) stops it between steps and puts the job back
@@ -11,7 +11,6 @@ in the queue, to resume from its checkpoint at the next start; a cancel request 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 import signal
@@ -19,7 +18,8 @@ import sys
 
 from aimaas.config import Settings
 from aimaas.errors import AimaasError
-from aimaas.jobs.context import Cancelled, Handler, JobContext
+from aimaas.jobs.context import Cancelled, JobContext
+from aimaas.jobs.kinds import JobKinds
 from aimaas.observability.logging import configure_logging
 from aimaas.process import configure_process
 from aimaas.registry import jobs
@@ -28,26 +28,16 @@ from aimaas.registry.store import ArtifactStore, open_store
 
 log = logging.getLogger("aimaas.jobs")
 
-# Job kind -> "module:function" of its handler (imported only in the worker that needs it).
-HANDLERS: dict[str, str] = {
-    "training": "aimaas.learn.job:run_training",
-    "evaluation": "aimaas.evaluate.job:run_evaluation",
-    "optimization": "aimaas.optimize.job:run_optimization",
-}
 
-
-def _handler(kind: str) -> Handler:
-    module, _, function = HANDLERS[kind].partition(":")
-    handler: Handler = getattr(importlib.import_module(module), function)
-    return handler
-
-
-def run_job(settings: Settings, db: Database, store: ArtifactStore, job_id: str) -> str:
+def run_job(
+    settings: Settings, db: Database, store: ArtifactStore, job_id: str, kinds: JobKinds
+) -> str:
     """Run the job to its end; returns its status when the worker is done with it."""
     with db.session() as session:
         job = jobs.get_job(session, job_id=job_id, tenant_id=None)
         if job.status != "running":
             return job.status
+        kind = kinds.get(job.kind)
         context = JobContext(
             settings=settings,
             db=db,
@@ -55,13 +45,13 @@ def run_job(settings: Settings, db: Database, store: ArtifactStore, job_id: str)
             job_id=job_id,
             kind=job.kind,
             tenant_id=job.tenant_id,
-            spec=dict(job.spec),
+            spec=kind.spec.model_validate(job.spec),
             attempts=job.attempts,
         )
     signal.signal(signal.SIGTERM, context.on_sigterm)
     context.event({"type": "status", "status": "running", "attempt": context.attempts})
     try:
-        finalize = _handler(context.kind)(context)
+        finalize = kind.handler(context)
     except Cancelled:
         with db.session() as session:
             job = jobs.get_job(session, job_id=job_id, tenant_id=None)
@@ -85,26 +75,23 @@ def run_job(settings: Settings, db: Database, store: ArtifactStore, job_id: str)
     with db.session() as session:
         result = finalize(session)
         job = jobs.get_job(session, job_id=job_id, tenant_id=None)
-        jobs.finish(session, job, status="succeeded", result=result)
+        jobs.finish(session, job, status="succeeded", result=result.model_dump(mode="json"))
     shutil.rmtree(context.workdir, ignore_errors=True)
     return "succeeded"
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], kinds: JobKinds, *, program: str) -> int:
+    """The worker process of ``program`` (the module run with ``python -m``)."""
     if len(argv) != 2:
-        print("usage: python -m aimaas.jobs.worker JOB_ID < settings.json", file=sys.stderr)
+        print(f"usage: python -m {program} JOB_ID < settings.json", file=sys.stderr)
         return 2
     settings = Settings.model_validate_json(sys.stdin.read())
     configure_logging(fmt=settings.server.log_format, level=settings.server.log_level)
     configure_process(threads=settings.training.threads)  # before the handler loads a thing
     db = Database(settings.resolved_database_url)
     try:
-        status = run_job(settings, db, open_store(settings, db), argv[1])
+        status = run_job(settings, db, open_store(settings, db), argv[1], kinds)
     finally:
         db.dispose()
     log.info("job %s ended %s", argv[1], status)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

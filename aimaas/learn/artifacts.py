@@ -14,6 +14,7 @@ from safetensors.torch import save as save_tensors
 
 from aimaas.learn import specs
 from aimaas.learn.architectures import load_network
+from aimaas.learn.optimized import load_optimized
 from aimaas.learn.predictors import ModelPredictor
 from aimaas.learn.servable import Predictor, TrainedModel
 
@@ -31,8 +32,6 @@ def load_predictor(weights: bytes, spec_json: bytes) -> Predictor:
     spec = specs.read(spec_json)
     optimization = json.loads(spec_json).get("optimization")
     if optimization is not None:  # quantized, pruned or ONNX: made by aimaas.optimize
-        from aimaas.optimize.artifacts import load_optimized  # onnxruntime only when needed
-
         return load_optimized(spec, weights, optimization)
     try:
         tensors = load(weights)

@@ -1,17 +1,19 @@
 """From a job's file ids to the datasets it trains and validates on.
 
-Used twice with the same code: by the API when a job is submitted (so a missing target
-column or an unsuitable file is a 400 at once, not a failed job later) and by the worker.
+Used with the same code by the API when a job is submitted (checked then, so a missing
+target column or an unsuitable file is a 400 at once, not a failed job later), by the
+worker (the trainer checks what it trains on) and by optimizations (the rows a version
+was trained on).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aimaas.errors import InvalidInput, NotFound
 from aimaas.learn import algorithms
 from aimaas.learn.dataset import Dataset, split
+from aimaas.learn.job_spec import TrainingJobSpec
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import File
@@ -42,24 +44,29 @@ def read_file(
 
 
 def load_training_data(
-    db: Database, store: ArtifactStore, *, tenant_id: str, spec: dict[str, Any]
-) -> TrainingData:
-    """The datasets of a job spec, checked against its algorithm."""
-    algorithm, target = spec["algorithm"], spec.get("target")
+    db: Database, store: ArtifactStore, *, tenant_id: str, spec: TrainingJobSpec,
+    check: bool = False,
+) -> TrainingData:  # fmt: skip
+    """The datasets of a job spec; with ``check``, each file checked against the algorithm
+    as it is read (at submit)."""
     train = read_file(
-        db, store, tenant_id=tenant_id, file_id=spec["training_file"], target=target,
+        db, store, tenant_id=tenant_id, file_id=spec.training_file, target=spec.target,
         param="training_file",
     )  # fmt: skip
-    algorithms.check_dataset(algorithm, train, param="training_file")
-    files = [spec["training_file"]]
+    if check:
+        algorithms.check_dataset(spec.algorithm, train, param="training_file")
+    files = [spec.training_file]
     validation: Dataset | None = None
-    if spec.get("validation_file"):
+    if spec.validation_file:
         validation = read_file(
-            db, store, tenant_id=tenant_id, file_id=spec["validation_file"], target=target,
+            db, store, tenant_id=tenant_id, file_id=spec.validation_file, target=spec.target,
             param="validation_file",
         )  # fmt: skip
-        algorithms.check_dataset(algorithm, validation, param="validation_file", validation=True)
-        files.append(spec["validation_file"])
-    elif spec["validation_split"] > 0:
-        train, validation = split(train, spec["validation_split"], spec["seed"])
+        if check:
+            algorithms.check_dataset(
+                spec.algorithm, validation, param="validation_file", validation=True
+            )
+        files.append(spec.validation_file)
+    elif spec.validation_split > 0:
+        train, validation = split(train, spec.validation_split, spec.seed)
     return TrainingData(train=train, validation=validation, file_ids=files)

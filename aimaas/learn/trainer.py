@@ -40,7 +40,7 @@ def train(
     algorithm: str,
     train: Dataset,
     validation: Dataset | None,
-    hyperparameters: dict[str, Any],
+    hyperparameters: BaseModel | dict[str, Any],  # parsed (a job's spec), or a raw object
     *,
     seed: int,
     checkpoint_dir: Path | None,
@@ -50,7 +50,11 @@ def train(
 ) -> TrainedModel:
     """Train ``algorithm`` on ``train``; InvalidInput for bad data or hyperparameters,
     Cancelled when ``should_stop()`` turns True (checked before every step)."""
-    params = hp.parse(algorithm, hyperparameters)
+    params = (
+        hyperparameters
+        if isinstance(hyperparameters, BaseModel)
+        else hp.parse(algorithm, hyperparameters)
+    )
     spec, examples, held_out = _prepare(algorithm, params, train, validation)
 
     def check_stop() -> None:

@@ -8,8 +8,9 @@ is the parent's description (a pruned CNN with its smaller config) plus an
 and what loading needs (the quantized modules, the onnxruntime settings).
 
 ``aimaas.learn.artifacts.load_predictor`` hands a ``model.json`` with that section to
-``load_optimized``, so optimized versions are served by the same ``ModelPredictor``, with
-the same preprocessing, signature, v2 infer, predict and dynamic batching.
+``aimaas.learn.optimized``, so optimized versions are served by the same
+``ModelPredictor``, with the same preprocessing, signature, v2 infer, predict and dynamic
+batching.
 """
 
 from __future__ import annotations
@@ -19,18 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load
 from safetensors.torch import save as save_tensors
 
-from aimaas.learn.architectures import load_network
-from aimaas.learn.predictors import ModelPredictor
-from aimaas.learn.servable import Predictor
-from aimaas.learn.specs import ModelSpec
-from aimaas.optimize.export import LEVELS, load_onnx
-from aimaas.optimize.formats import ONNX_FORMAT, TORCH_FORMAT, WEIGHTS
-from aimaas.optimize.methods import METHODS
-from aimaas.optimize.quantize import load_quantized
+from aimaas.registry.formats import ONNX_FORMAT, TORCH_FORMAT, WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -55,26 +47,3 @@ def onnx_artifact(graph: bytes, document: dict[str, Any]) -> OptimizedArtifact:
 
 def _json(document: dict[str, Any]) -> bytes:
     return json.dumps(document, indent=1, allow_nan=False).encode()
-
-
-def load_optimized(spec: ModelSpec, weights: bytes, section: Any) -> Predictor:
-    """The optimized model described by ``spec`` and its ``optimization`` ``section``."""
-    if not isinstance(section, dict) or section.get("method") not in METHODS:
-        raise ValueError("model spec: optimization.method is unknown")
-    method = section["method"]
-    if method == "export_onnx":
-        level = section.get("graph_optimization", "all")
-        if level not in LEVELS:
-            raise ValueError("model spec: optimization.graph_optimization is unknown")
-        network = load_onnx(weights, spec, level=level, threads=torch.get_num_threads())
-        return ModelPredictor(spec, network)
-    try:
-        tensors = load(weights)
-    except (SafetensorError, ValueError) as exc:
-        raise ValueError(f"model weights are not a safetensors file: {exc}") from None
-    if method in ("quantize_dynamic", "quantize_static"):
-        quantized = load_quantized(
-            spec.algorithm, spec.config, tensors, section.get("quantization")
-        )
-        return ModelPredictor(spec, quantized)
-    return ModelPredictor(spec, load_network(spec.algorithm, spec.config, tensors))

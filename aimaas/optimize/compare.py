@@ -29,8 +29,8 @@ from aimaas.evaluate.predict import model_inputs
 from aimaas.learn import artifacts
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor
-from aimaas.optimize.formats import weights_file
 from aimaas.process import torch_threads
+from aimaas.registry.formats import weights_file
 
 BATCHES = (1, 32)
 WARMUP_RUNS = 5

@@ -4,31 +4,32 @@ model (its parent the source) when the job is recorded as succeeded."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
 from aimaas.errors import InvalidInput
 from aimaas.jobs.context import Finalize, JobContext
-from aimaas.optimize import methods, sources
+from aimaas.optimize import sources
 from aimaas.optimize.compare import Side, compare
-from aimaas.optimize.formats import WEIGHTS
+from aimaas.optimize.job_spec import OptimizationJobResult, OptimizationJobSpec
 from aimaas.optimize.optimizer import optimize
 from aimaas.registry import repository
+from aimaas.registry.formats import WEIGHTS
 from aimaas.registry.store import Owner
+from aimaas.registry.version_details import OptimizationMethod, ParentVersion, VersionDetails
 
-KEPT = ("algorithm", "hyperparameters", "seed", "target", "datasets")  # from the parent
+KEPT = {"algorithm", "hyperparameters", "seed", "target", "datasets"}  # from the parent
 
 
-def run_optimization(context: JobContext) -> Finalize:
+def run_optimization(
+    context: JobContext[OptimizationJobSpec],
+) -> Finalize[OptimizationJobResult]:
     spec = context.spec
     db, store, tenant = context.db, context.store, context.tenant_id
-    source = sources.by_id(db, store, tenant_id=tenant, version_id=spec["source_version_id"])
-    method = spec["method"]
-    options = methods.parse_options(method, spec["options"])
+    source = sources.by_id(db, store, tenant_id=tenant, version_id=spec.source_version_id)
+    method, options = spec.method, spec.options
     data = sources.training_data(db, store, tenant_id=tenant, source=source)
     dataset = sources.evaluation_data(
-        db, store, tenant_id=tenant, source=source, file_id=spec.get("evaluation_file"), data=data
+        db, store, tenant_id=tenant, source=source, file_id=spec.evaluation_file, data=data
     )
     context.event({"type": "optimize", "method": method, "source_version": source.version})
     parent_files = {name: store.read(digest, source.owner) for name, digest in source.files.items()}
@@ -39,8 +40,8 @@ def run_optimization(context: JobContext) -> Finalize:
             parent_files[source.weights_name],
             parent_files["model.json"],
             data,
-            hyperparameters=dict(source.details.get("hyperparameters") or {}),
-            seed=int(source.details.get("seed") or 0),
+            hyperparameters=dict(source.details.hyperparameters or {}),
+            seed=int(source.details.seed or 0),
             on_event=context.event,
             check_stop=context.check_stop,
         )
@@ -60,8 +61,18 @@ def run_optimization(context: JobContext) -> Finalize:
         threads=1,
     )  # fmt: skip
     context.check_stop()
+    inherited = source.details.model_dump(include=KEPT & source.details.model_fields_set)
+    details = VersionDetails(
+        files=files,
+        **inherited,
+        job=context.job_id,
+        training_job=source.details.training_job_id,
+        parent=ParentVersion(version=source.version, id=source.version_id),
+        optimization=OptimizationMethod(method=method, options=options.model_dump(mode="json")),
+        metrics=comparison["child"]["metrics"],
+    )
 
-    def register(session: Session) -> dict[str, Any]:
+    def register(session: Session) -> OptimizationJobResult:
         model, version = repository.register_model(
             session,
             tenant_id=tenant,
@@ -70,20 +81,14 @@ def run_optimization(context: JobContext) -> Finalize:
             format=artifact.format,
             artifact_digest=files[WEIGHTS[artifact.format]],
             version_id=version_id,
-            details={
-                "files": files,
-                **{key: source.details[key] for key in KEPT if key in source.details},
-                "job": context.job_id,
-                "training_job": source.training_job,
-                "parent": {"version": source.version, "id": source.version_id},
-                "optimization": {"method": method, "options": options.model_dump(mode="json")},
-                "metrics": comparison["child"]["metrics"],
-            },
+            details=details.dump(),
         )
         version.parent_version_id = source.version_id
         comparison["child"]["version"] = version.version  # known only now
-        version.details = {**version.details, "comparison": comparison}
+        version.details = details.model_copy(update={"comparison": comparison}).dump()
         session.flush()
-        return {"model": model.name, "version": version.version, "comparison": comparison}
+        return OptimizationJobResult(
+            model=model.name, version=version.version, comparison=comparison
+        )
 
     return register

@@ -13,16 +13,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aimaas.errors import InvalidInput
+from aimaas.learn.optimized import METHODS
 
-Method = Literal["quantize_dynamic", "quantize_static", "prune", "prune_structured", "export_onnx"]
 GraphLevel = Literal["disabled", "basic", "extended", "all"]
 
 
-class _Options(BaseModel):
+class MethodOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class _FineTune(_Options):
+class _FineTune(MethodOptions):
     fine_tune_epochs: int = Field(
         0,
         ge=0,
@@ -32,11 +32,11 @@ class _FineTune(_Options):
     )
 
 
-class QuantizeDynamicOptions(_Options):
+class QuantizeDynamicOptions(MethodOptions):
     """int8 weights for every Linear, LSTM and GRU; activations quantized on the fly."""
 
 
-class QuantizeStaticOptions(_Options):
+class QuantizeStaticOptions(MethodOptions):
     """int8 weights and activations (CNNs); activation ranges calibrated on training rows."""
 
     calibration_rows: int = Field(
@@ -69,7 +69,7 @@ class PruneStructuredOptions(_FineTune):
     )
 
 
-class ExportOnnxOptions(_Options):
+class ExportOnnxOptions(MethodOptions):
     """The network as an ONNX graph, run by onnxruntime."""
 
     graph_optimization: GraphLevel = Field(
@@ -78,14 +78,14 @@ class ExportOnnxOptions(_Options):
     )  # fmt: skip
 
 
-OPTIONS: dict[str, type[_Options]] = {
+OPTIONS: dict[str, type[MethodOptions]] = {
     "quantize_dynamic": QuantizeDynamicOptions,
     "quantize_static": QuantizeStaticOptions,
     "prune": PruneOptions,
     "prune_structured": PruneStructuredOptions,
     "export_onnx": ExportOnnxOptions,
 }
-METHODS: tuple[str, ...] = tuple(OPTIONS)
+assert tuple(OPTIONS) == METHODS, "every method has its options"
 
 # What each method can work on. Word2vec is an embedding table: nothing to quantize or
 # prune that would make it faster.
@@ -99,7 +99,7 @@ ALGORITHMS: dict[str, frozenset[str]] = {
 }
 
 
-def parse_options(method: str, raw: Any) -> BaseModel:
+def parse_options(method: str, raw: Any) -> MethodOptions:
     """``raw`` (a request's ``options``) checked against ``method``'s options."""
     model = OPTIONS.get(method)
     if model is None:

@@ -15,13 +15,14 @@ from typing import Any
 from aimaas.errors import InvalidInput, NotFound
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.inputs import TrainingData, load_training_data, read_file
-from aimaas.optimize.formats import ONNX_FORMAT, TORCH_FORMAT, weights_file
+from aimaas.learn.job_kind import TRAINING
+from aimaas.learn.job_spec import TrainingJobSpec
 from aimaas.registry import jobs, repository
 from aimaas.registry.db import Database
+from aimaas.registry.formats import TENSOR_FORMATS
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import Model, ModelVersion
-
-FORMATS = (TORCH_FORMAT, ONNX_FORMAT)
+from aimaas.registry.version_details import VersionDetails
 
 
 @dataclass(frozen=True)
@@ -32,18 +33,13 @@ class Source:
     task: str
     format: str
     files: dict[str, str]  # file name -> digest in the store
-    details: dict[str, Any]
+    details: VersionDetails
     document: dict[str, Any]  # model.json
     owner: Owner  # whose files they are (what they are sealed for, encrypted at rest)
 
     @property
     def weights_name(self) -> str:
-        return weights_file(self.files)
-
-    @property
-    def training_job(self) -> str | None:
-        job = self.details.get("training_job") or self.details.get("job")
-        return job if isinstance(job, str) else None
+        return self.details.weights_name
 
 
 def resolve(db: Database, store: ArtifactStore, *, tenant_id: str, ref: str) -> Source:
@@ -64,23 +60,22 @@ def by_id(db: Database, store: ArtifactStore, *, tenant_id: str, version_id: str
 
 
 def _source(store: ArtifactStore, model: Model, version: ModelVersion) -> Source:
-    details = dict(version.details or {})
-    files = details.get("files")
-    if version.format not in FORMATS or not isinstance(files, dict):
+    details = VersionDetails.of(version)
+    if version.format not in TENSOR_FORMATS or details.files is None:
         raise InvalidInput(
             f"Model {model.name!r} version {version.version} is a {version.format!r} model; "
             "only models trained here can be optimized.",
             param="model",
         )
     owner = Owner.model(model.tenant_id, model.name, version.id, version.version)
-    document = json.loads(store.read(files["model.json"], owner))
+    document = json.loads(store.read(details.files["model.json"], owner))
     return Source(
         name=model.name,
         version=version.version,
         version_id=version.id,
         task=model.task,
         format=version.format,
-        files=dict(files),
+        files=dict(details.files),
         details=details,
         document=document,
         owner=owner,
@@ -92,15 +87,15 @@ def training_data(db: Database, store: ArtifactStore, *, tenant_id: str, source:
 ):  # fmt: skip
     """The rows the source's ancestor was trained and validated on, or None when its
     training job is gone."""
-    job_id = source.training_job
+    job_id = source.details.training_job_id
     if job_id is None:
         return None
     with db.session() as session:
         try:
-            job = jobs.get_job(session, job_id=job_id, tenant_id=tenant_id, kind="training")
+            job = jobs.get_job(session, job_id=job_id, tenant_id=tenant_id, kind=TRAINING.name)
         except NotFound:
             return None
-        spec = dict(job.spec)
+        spec = TrainingJobSpec.model_validate(job.spec)
     return load_training_data(db, store, tenant_id=tenant_id, spec=spec)
 
 
@@ -117,7 +112,7 @@ def evaluation_data(
     training job, else its training rows."""
     if file_id is not None:
         return read_file(
-            db, store, tenant_id=tenant_id, file_id=file_id, target=source.details.get("target"),
+            db, store, tenant_id=tenant_id, file_id=file_id, target=source.details.target,
             param="evaluation_file",
         )  # fmt: skip
     if data is None:

@@ -7,7 +7,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from aimaas.protocol.common import Strict
-from aimaas.registry.tables import Job, JobEvent
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -44,17 +43,6 @@ class JobState(BaseModel):
     finished_at: int | None
     error: str | None = None
 
-    @staticmethod
-    def state_of(job: Job) -> dict[str, Any]:
-        return {
-            "id": job.id,
-            "status": job.status,
-            "created_at": int(job.created_at.timestamp()),
-            "started_at": int(job.started_at.timestamp()) if job.started_at else None,
-            "finished_at": int(job.finished_at.timestamp()) if job.finished_at else None,
-            "error": job.error,
-        }
-
 
 class ProducingJobState(JobState):
     """A job that registers a model version: its attempts and what it registered."""
@@ -62,15 +50,6 @@ class ProducingJobState(JobState):
     attempts: int
     result_model: str | None = None
     result_version: int | None = None
-
-    @staticmethod
-    def state_of(job: Job) -> dict[str, Any]:
-        result = job.result or {}
-        return JobState.state_of(job) | {
-            "attempts": job.attempts,
-            "result_model": result.get("model"),
-            "result_version": result.get("version"),
-        }
 
 
 class TrainingJob(ProducingJobState):
@@ -84,22 +63,6 @@ class TrainingJob(ProducingJobState):
     hyperparameters: dict[str, Any]
     seed: int
     metrics: dict[str, float] | None = None
-
-    @classmethod
-    def from_row(cls, job: Job) -> TrainingJob:
-        spec, result = job.spec, job.result or {}
-        return cls(
-            **cls.state_of(job),
-            model=spec["model"],
-            algorithm=spec["algorithm"],
-            training_file=spec["training_file"],
-            validation_file=spec.get("validation_file"),
-            validation_split=spec["validation_split"],
-            target=spec.get("target"),
-            hyperparameters=spec["hyperparameters"],
-            seed=spec["seed"],
-            metrics=result.get("metrics"),
-        )
 
 
 class TrainingJobList(BaseModel):
@@ -115,12 +78,6 @@ class JobEventOut(BaseModel):
     created_at: int
     type: str
     data: dict[str, Any]
-
-    @classmethod
-    def from_row(cls, event: JobEvent) -> JobEventOut:
-        data = dict(event.data)
-        kind = str(data.pop("type", "info"))
-        return cls(id=event.id, created_at=int(event.created_at.timestamp()), type=kind, data=data)
 
 
 class JobEventList(BaseModel):

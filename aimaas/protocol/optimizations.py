@@ -8,7 +8,6 @@ from pydantic import BaseModel, Field
 
 from aimaas.protocol.common import Strict
 from aimaas.protocol.jobs import ProducingJobState
-from aimaas.registry.tables import Job
 
 
 class OptimizationCreate(Strict):
@@ -39,20 +38,6 @@ class OptimizationObject(ProducingJobState):
     options: dict[str, Any]
     evaluation_file: str | None
     comparison: dict[str, Any] | None = None
-
-    @classmethod
-    def from_row(cls, job: Job) -> OptimizationObject:
-        spec, result = job.spec, job.result or {}
-        return cls(
-            **cls.state_of(job),
-            model=spec["model"],
-            source_model=spec["source_model"],
-            source_version=spec["source_version"],
-            method=spec["method"],
-            options=spec["options"],
-            evaluation_file=spec.get("evaluation_file"),
-            comparison=result.get("comparison"),
-        )
 
 
 class OptimizationList(BaseModel):

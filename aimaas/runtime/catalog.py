@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import cast
 
 from starlette.concurrency import run_in_threadpool
 
@@ -11,6 +11,7 @@ from aimaas.errors import InvalidInput
 from aimaas.registry import repository
 from aimaas.registry.db import Database
 from aimaas.registry.tables import Model, ModelVersion
+from aimaas.registry.version_details import VersionDetails
 from aimaas.runtime.specs import FORMAT_RUNTIMES, Capability, ModelSpec, ServingOptions
 from aimaas.single_flight import OneFlight
 
@@ -24,20 +25,20 @@ def spec_from_rows(model: Model, version: ModelVersion) -> ModelSpec:
             f"Model {model.name!r} is stored as {version.format!r}, which aimaas cannot serve.",
             param="model",
         )
-    details: dict[str, Any] = version.details or {}
-    capabilities = cast(list[Capability], details.get("capabilities", []))
-    source = dict(details.get("source", {}))
+    details = VersionDetails.of(version)
+    capabilities = cast(list[Capability], details.capabilities)
+    source = dict(details.source)
     if runtime == "torch":  # a trained model: its files are in the artifact store
         capabilities = ["predict", "embeddings"] if model.task == "embedding" else ["predict"]
-        source = {"files": details["files"]}
+        source = {"files": details.stored_files}
     return ModelSpec(
         version_id=version.id,
         name=model.name,
         runtime=runtime,
         capabilities=frozenset(capabilities),
         source=source,
-        options=ServingOptions(**details.get("options", {})),
-        license=details.get("license"),
+        options=ServingOptions(**details.options),
+        license=details.license,
         version=version.version,
         tenant_id=model.tenant_id,
     )

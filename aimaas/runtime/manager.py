@@ -22,6 +22,7 @@ from aimaas.engine.gguf import read_gguf
 from aimaas.engine.native import NativeEngine
 from aimaas.errors import EngineDied, Overloaded, Unavailable
 from aimaas.observability.metrics import EngineMetrics, PredictMetrics
+from aimaas.registry.formats import weights_file
 from aimaas.registry.store import ArtifactStore, LocalFile, Owner, PlainStore
 from aimaas.runtime.embeddings import SentenceEmbedder
 from aimaas.runtime.sources import resolve_source
@@ -140,7 +141,7 @@ class ModelManager:
     def _estimate_bytes(self, spec: ModelSpec, local: LocalFile | None = None) -> int:
         if spec.runtime == "torch":
             files = spec.source["files"]
-            weights = files.get("model.onnx") or files["model.safetensors"]
+            weights = files[weights_file(files)]
             return 2 * self.store.size(weights, self._owner(spec)) + 16 * 1024 * 1024
         path = self._path(spec, local)
         if spec.runtime == "llama.cpp":

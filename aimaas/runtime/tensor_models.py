@@ -31,6 +31,7 @@ from aimaas.learn import artifacts
 from aimaas.learn.servable import Predictor
 from aimaas.observability.metrics import PredictMetrics
 from aimaas.process import pin_torch_threads
+from aimaas.registry.formats import weights_file
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.runtime.batcher import DynamicBatcher
 
@@ -99,7 +100,7 @@ class TensorModel:
         max_delay: float,
         metrics: PredictMetrics | None = None,
     ) -> TensorModel:
-        weights = store.read(files.get("model.onnx") or files["model.safetensors"], owner)
+        weights = store.read(files[weights_file(files)], owner)
         predictor = artifacts.load_predictor(weights, store.read(files["model.json"], owner))
         _freeze_once()
         return cls(

@@ -30,12 +30,11 @@ from aimaas.protocol.admin import ModelRegistered
 from aimaas.protocol.uploads import UploadedModelRegister
 from aimaas.registry import files, repository
 from aimaas.registry.db import Database
+from aimaas.registry.formats import ONNX_FORMAT, TORCH_FORMAT
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import Model
 from aimaas.runtime.specs import ServingOptions
 
-TORCH_FORMAT = "aimaas-torch"
-ONNX_FORMAT = "aimaas-onnx"
 WEIGHTS_NAMES = {"safetensors": "model.safetensors", "onnx": "model.onnx"}
 _ONNX_SECTION = {"method": "export_onnx", "options": {}, "graph_optimization": "all"}
 

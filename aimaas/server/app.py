@@ -13,12 +13,11 @@ from aimaas import __version__
 from aimaas.config import Settings
 from aimaas.engine.native import NativeEngine
 from aimaas.engine.types import TextGenerator
+from aimaas.evaluate.aliases import AliasService
 from aimaas.evaluate.service import EvaluationService
 from aimaas.jobs.runner import JobRunner
-from aimaas.jobs.worker import HANDLERS
-from aimaas.learn.service import TrainingService
+from aimaas.jobs.service import JobService
 from aimaas.observability.metrics import Metrics
-from aimaas.optimize.service import OptimizationService
 from aimaas.process import configure_process
 from aimaas.registry.db import Database
 from aimaas.registry.store import open_store
@@ -29,7 +28,9 @@ from aimaas.runtime.manager import ModelManager
 from aimaas.runtime.predict import PredictionService
 from aimaas.security.authenticator import Authenticator
 from aimaas.security.quotas import Quotas
+from aimaas.server import worker
 from aimaas.server.errors import install_error_handlers
+from aimaas.server.job_kinds import JOB_KINDS
 from aimaas.server.middleware import (
     BodyLimitMiddleware,
     DrainMiddleware,
@@ -39,6 +40,7 @@ from aimaas.server.middleware import (
 from aimaas.server.network import AllowedHostsMiddleware, cors_options
 from aimaas.server.routes import (
     admin,
+    aliases,
     audit,
     evaluations,
     files,
@@ -73,7 +75,10 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
     metrics.watch_slots(lambda: slot_counts(manager))
     specs = SpecCache(db)
     # A finished job registers a version from its worker: serve it from the next request.
-    runner = JobRunner(settings, db, kinds=tuple(HANDLERS), on_job_end=specs.forget)
+    runner = JobRunner(
+        settings, db, kinds=JOB_KINDS.names, worker_module=worker.MODULE, on_job_end=specs.forget
+    )
+    jobs = JobService(settings, db, store, wake=runner.wake)
     quotas = Quotas(db, ttl_seconds=settings.security.key_cache_seconds)
     return Services(
         settings=settings,
@@ -88,9 +93,9 @@ def open_services(settings: Settings, lifecycle: Lifecycle, metrics: Metrics) ->
         llm=LLMService(db, specs, manager, metrics.llm, quotas=quotas),
         predictions=PredictionService(specs, manager, metrics.predict, quotas=quotas),
         runner=runner,
-        training=TrainingService(settings, db, store, runner),
-        evaluations=EvaluationService(db, store, runner, specs),
-        optimizations=OptimizationService(db, store, runner),
+        jobs=jobs,
+        evaluations=EvaluationService(db, store, jobs),
+        aliases=AliasService(db, on_change=specs.forget),
     )
 
 
@@ -153,6 +158,7 @@ def create_app(settings: Settings, *, lifecycle: Lifecycle | None = None) -> Fas
         openai.router,
         training.router,
         evaluations.router,
+        aliases.router,
         optimizations.router,
         v2.router,
     ):

@@ -123,3 +123,7 @@ ModelsReader = Annotated[Principal, Depends(require_any(Scope.MODELS_READ, Scope
 ModelsWriter = Annotated[Principal, Depends(require_any(Scope.MODELS_WRITE))]
 Inference = Annotated[Principal, Depends(require_any(Scope.INFER))]
 Trainer = Annotated[Principal, Depends(require_any(Scope.TRAIN))]
+# Reading evaluations and aliases: the readers of models, and the trainers who submit them.
+EvaluationsReader = Annotated[
+    Principal, Depends(require_any(Scope.MODELS_READ, Scope.INFER, Scope.TRAIN))
+]

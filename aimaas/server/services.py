@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aimaas.config import Settings
+from aimaas.evaluate.aliases import AliasService
 from aimaas.evaluate.service import EvaluationService
 from aimaas.jobs.runner import JobRunner
-from aimaas.learn.service import TrainingService
+from aimaas.jobs.service import JobService
 from aimaas.observability.metrics import Metrics
-from aimaas.optimize.service import OptimizationService
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.catalog import SpecCache
@@ -35,7 +35,7 @@ class Services:
     llm: LLMService
     predictions: PredictionService
     runner: JobRunner
-    training: TrainingService
+    jobs: JobService  # training, evaluation and optimization jobs
     evaluations: EvaluationService
-    optimizations: OptimizationService
+    aliases: AliasService
     ready: bool = False

@@ -14,10 +14,11 @@ from safetensors.torch import load
 
 from aimaas.learn import artifacts, specs
 from aimaas.learn.architectures import load_network
+from aimaas.learn.onnx_graph import OnnxNetwork
+from aimaas.learn.quantized import load_quantized
 from aimaas.optimize import prune as pruning
-from aimaas.optimize.export import OnnxNetwork
-from aimaas.optimize.formats import ONNX_FORMAT, TORCH_FORMAT
-from aimaas.optimize.quantize import load_quantized, quantize_dynamic, quantize_static
+from aimaas.optimize.quantize import quantize_dynamic, quantize_static
+from aimaas.registry.formats import ONNX_FORMAT, TORCH_FORMAT
 from tests.learn import one_thread
 from tests.optimize import accuracy, child, held_out, model_rows, parent, training_data
 

@@ -10,7 +10,7 @@ from aimaas.errors import InvalidInput, NotFound
 from aimaas.protocol.files import FileObject
 from aimaas.registry import repository
 from aimaas.registry.db import Database
-from aimaas.registry.store import PlainStore
+from aimaas.registry.store import ArtifactStore, PlainStore
 from aimaas.runtime import files
 
 

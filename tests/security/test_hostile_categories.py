@@ -136,7 +136,7 @@ def tree_rss(pid: int) -> int:
     for each in {pid} | descendants(pid):
         try:
             process = psutil.Process(each)
-            if "aimaas.jobs.worker" not in process.cmdline():
+            if "aimaas.server.worker" not in process.cmdline():
                 total += process.memory_info().rss
         except psutil.NoSuchProcess:
             continue

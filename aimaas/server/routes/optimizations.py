@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from aimaas.optimize import methods
+from aimaas.optimize.job_kind import OPTIMIZATION
 from aimaas.protocol.optimizations import (
     OptimizationCreate,
     OptimizationList,
@@ -30,7 +31,7 @@ async def create_optimization(
     body: OptimizationCreate, services: ServicesDep, caller: Trainer, audit: Audit
 ) -> OptimizationObject:
     async with services.quotas.job(caller):  # the tenant's jobs_per_day
-        job = await services.optimizations.submit(caller.tenant_id, body)
+        job = await services.jobs.submit(OPTIMIZATION, caller.tenant_id, body)
     return await audit.alog("job.create", job, kind="optimization", model=job.source_model)
 
 
@@ -40,18 +41,19 @@ def list_optimizations(
     caller: Trainer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> OptimizationList:
-    return services.optimizations.list(caller.tenant_id, limit)
+    return OptimizationList(data=services.jobs.list(OPTIMIZATION, caller.tenant_id, limit))
 
 
 @router.get("/{optimization_id}")
 def get_optimization(
     optimization_id: str, services: ServicesDep, caller: Trainer
 ) -> OptimizationObject:
-    return services.optimizations.get(caller.tenant_id, optimization_id)
+    return services.jobs.get(OPTIMIZATION, caller.tenant_id, optimization_id)
 
 
 @router.post("/{optimization_id}/cancel")
 def cancel_optimization(
     optimization_id: str, services: ServicesDep, caller: Trainer, audit: Audit
 ) -> OptimizationObject:
-    return audit.log("job.cancel", services.optimizations.cancel(caller.tenant_id, optimization_id))
+    cancelled = services.jobs.cancel(OPTIMIZATION, caller.tenant_id, optimization_id)
+    return audit.log("job.cancel", cancelled)

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from aimaas.learn import algorithms
+from aimaas.learn.job_kind import TRAINING
 from aimaas.protocol.jobs import JobEventList, TrainingJob, TrainingJobCreate, TrainingJobList
 from aimaas.server.audit import Audit
 from aimaas.server.deps import ServicesDep, Trainer
@@ -30,7 +31,7 @@ async def create_job(
     body: TrainingJobCreate, services: ServicesDep, caller: Trainer, audit: Audit
 ) -> TrainingJob:
     async with services.quotas.job(caller):  # the tenant's jobs_per_day
-        job = await services.training.submit(caller.tenant_id, body)
+        job = await services.jobs.submit(TRAINING, caller.tenant_id, body)
     return await audit.alog("job.create", job, kind="training", model=job.model)
 
 
@@ -40,17 +41,17 @@ def list_jobs(
     caller: Trainer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> TrainingJobList:
-    return services.training.list(caller.tenant_id, limit)
+    return TrainingJobList(data=services.jobs.list(TRAINING, caller.tenant_id, limit))
 
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: str, services: ServicesDep, caller: Trainer) -> TrainingJob:
-    return services.training.get(caller.tenant_id, job_id)
+    return services.jobs.get(TRAINING, caller.tenant_id, job_id)
 
 
 @router.post("/jobs/{job_id}/cancel")
 def cancel_job(job_id: str, services: ServicesDep, caller: Trainer, audit: Audit) -> TrainingJob:
-    return audit.log("job.cancel", services.training.cancel(caller.tenant_id, job_id))
+    return audit.log("job.cancel", services.jobs.cancel(TRAINING, caller.tenant_id, job_id))
 
 
 @router.get("/jobs/{job_id}/events", response_model=None)
@@ -63,12 +64,14 @@ async def job_events(
 ) -> JobEventList | Response:
     """A JSON list of the events so far, or, with ``Accept: text/event-stream``, every event
     as it happens until the job ends."""
-    page, _ = await run_in_threadpool(services.training.events, caller.tenant_id, job_id, after)
+    page, _ = await run_in_threadpool(
+        services.jobs.events, TRAINING, caller.tenant_id, job_id, after
+    )
     if "text/event-stream" not in request.headers.get("accept", ""):
         return page
 
     async def stream() -> AsyncIterator[bytes]:
-        async for event in services.training.follow(caller.tenant_id, job_id, after=after):
+        async for event in services.jobs.follow(TRAINING, caller.tenant_id, job_id, after=after):
             yield b"data: " + event.model_dump_json().encode() + b"\n\n"
 
     return StreamingResponse(
