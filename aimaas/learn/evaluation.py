@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from aimaas.learn.dataset import Dataset
 from aimaas.learn.examples import Batch, Examples
 from aimaas.learn.servable import Task
-from aimaas.learn.specs import ModelSpec
+from aimaas.learn.specs import ModelDescription
 
 EVAL_BATCH = 1024
 
@@ -59,7 +59,7 @@ def objective(
 def evaluate(
     network: nn.Module,
     examples: Examples,
-    spec: ModelSpec,
+    spec: ModelDescription,
     *,
     seed: int,
     noise: Tensor | None = None,

@@ -32,7 +32,7 @@ from aimaas.learn.checkpoint import (
 )
 from aimaas.learn.evaluation import evaluate, objective
 from aimaas.learn.examples import Examples
-from aimaas.learn.specs import ModelSpec
+from aimaas.learn.specs import ModelDescription
 
 EventSink = Callable[[dict[str, Any]], None]
 STEP_EVENTS = 10  # at most this many "step" events per epoch
@@ -44,7 +44,7 @@ class Loop:
     def __init__(
         self,
         network: torch.nn.Module,
-        spec: ModelSpec,
+        spec: ModelDescription,
         params: hp.Training,
         examples: Examples,
         validation: Examples | None,

@@ -20,7 +20,7 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 import torch
 from torch import Tensor, nn
 
-from aimaas.learn.specs import ModelSpec
+from aimaas.learn.specs import ModelDescription
 
 LEVELS: dict[str, ort.GraphOptimizationLevel] = {
     "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -44,7 +44,7 @@ class OnnxNetwork(nn.Module):
         return torch.from_numpy(np.asarray(out))
 
 
-def load_onnx(data: bytes, spec: ModelSpec, *, level: str, threads: int) -> OnnxNetwork:
+def load_onnx(data: bytes, spec: ModelDescription, *, level: str, threads: int) -> OnnxNetwork:
     """A session for the graph in ``data``; ValueError unless it is a self-contained graph
     of standard operators with the one input and output the spec implies."""
     check_graph(data, spec)
@@ -62,7 +62,7 @@ def load_onnx(data: bytes, spec: ModelSpec, *, level: str, threads: int) -> Onnx
     return OnnxNetwork(session)
 
 
-def check_graph(data: bytes, spec: ModelSpec) -> None:
+def check_graph(data: bytes, spec: ModelDescription) -> None:
     try:
         model = onnx.load_from_string(data)
     except Exception:  # protobuf's DecodeError and friends

@@ -13,13 +13,13 @@ from safetensors.torch import load
 from aimaas.learn.architectures import load_network
 from aimaas.learn.predictors import ModelPredictor
 from aimaas.learn.servable import Predictor
-from aimaas.learn.specs import ModelSpec
+from aimaas.learn.specs import ModelDescription
 
 Method = Literal["quantize_dynamic", "quantize_static", "prune", "prune_structured", "export_onnx"]
 METHODS: tuple[Method, ...] = get_args(Method)
 
 
-def load_optimized(spec: ModelSpec, weights: bytes, section: Any) -> Predictor:
+def load_optimized(spec: ModelDescription, weights: bytes, section: Any) -> Predictor:
     """The optimized model described by ``spec`` and its ``optimization`` ``section``."""
     if not isinstance(section, dict) or section.get("method") not in METHODS:
         raise ValueError("model spec: optimization.method is unknown")

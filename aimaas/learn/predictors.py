@@ -21,11 +21,11 @@ from aimaas.errors import InvalidInput
 from aimaas.learn.examples import pad
 from aimaas.learn.images import decode_image
 from aimaas.learn.preprocessing import UNKNOWN
-from aimaas.learn.specs import ModelSpec
+from aimaas.learn.specs import ModelDescription
 
 
 class ModelPredictor:
-    def __init__(self, spec: ModelSpec, network: nn.Module) -> None:
+    def __init__(self, spec: ModelDescription, network: nn.Module) -> None:
         self.algorithm = spec.algorithm
         self.task = spec.task
         self.signature = spec.signature

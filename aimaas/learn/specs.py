@@ -20,7 +20,7 @@ TASKS: tuple[Task, ...] = ("classification", "regression", "embedding")
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelDescription:
     algorithm: str
     task: Task
     config: ModelConfig
@@ -65,7 +65,7 @@ class ModelSpec:
         }
 
 
-def read(spec_json: bytes) -> ModelSpec:
+def read(spec_json: bytes) -> ModelDescription:
     """The spec in ``spec_json``; ValueError naming the first part that is wrong."""
     try:
         data = json.loads(spec_json)
@@ -92,7 +92,7 @@ def read(spec_json: bytes) -> ModelSpec:
         encoding.tokenizer.vocabulary
     ):
         raise ValueError("model spec: the vocabulary does not match config.vocab_size")
-    return ModelSpec(
+    return ModelDescription(
         algorithm=algorithm,
         task=task,
         config=config,

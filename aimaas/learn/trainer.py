@@ -18,7 +18,7 @@ import torch
 from pydantic import BaseModel
 
 from aimaas.errors import InvalidInput
-from aimaas.jobs.context import Cancelled as JobCancelled
+from aimaas.jobs.context import Cancelled
 from aimaas.learn import algorithms, architectures, encoding, solvers
 from aimaas.learn import hyperparameters as hp
 from aimaas.learn.checkpoint import PLAIN, FileCodec, Progress
@@ -29,10 +29,10 @@ from aimaas.learn.loop import EventSink, Loop
 from aimaas.learn.models.linear import LinearRegression
 from aimaas.learn.models.logistic import LogisticRegression
 from aimaas.learn.servable import TrainedModel
-from aimaas.learn.specs import ModelSpec
+from aimaas.learn.specs import ModelDescription
 
 
-class Cancelled(JobCancelled):
+class TrainingStopped(Cancelled):
     """``should_stop()`` returned True; the last end-of-epoch checkpoint remains."""
 
 
@@ -49,7 +49,7 @@ def train(
     should_stop: Callable[[], bool],
 ) -> TrainedModel:
     """Train ``algorithm`` on ``train``; InvalidInput for bad data or hyperparameters,
-    Cancelled when ``should_stop()`` turns True (checked before every step)."""
+    TrainingStopped when ``should_stop()`` turns True (checked before every step)."""
     params = (
         hyperparameters
         if isinstance(hyperparameters, BaseModel)
@@ -59,7 +59,7 @@ def train(
 
     def check_stop() -> None:
         if should_stop():
-            raise Cancelled(f"{algorithm} training was stopped")
+            raise TrainingStopped(f"{algorithm} training was stopped")
 
     def validate() -> dict[str, float]:
         if held_out is None:
@@ -144,7 +144,7 @@ def train(
 
 def _prepare(
     algorithm: str, params: BaseModel, train: Dataset, validation: Dataset | None
-) -> tuple[ModelSpec, Examples, Examples | None]:
+) -> tuple[ModelDescription, Examples, Examples | None]:
     """Check the data, fit the preprocessing on ``train`` and encode both sets."""
     algorithms.check_dataset(algorithm, train)
     if validation is not None:
@@ -170,4 +170,4 @@ def _prepare(
         )
     config = architectures.network_config(algorithm, params, coding, task, examples)
     size = architectures.output_size(config)
-    return ModelSpec(algorithm, task, config, coding, size), examples, held_out
+    return ModelDescription(algorithm, task, config, coding, size), examples, held_out

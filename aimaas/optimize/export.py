@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from aimaas.learn.specs import ModelSpec
+from aimaas.learn.specs import ModelDescription
 
 OPSET = 18
 MAX_BATCH = 1 << 20
@@ -35,7 +35,7 @@ class _Exportable(nn.Module):
         return out
 
 
-def export_onnx(network: nn.Module, spec: ModelSpec) -> bytes:
+def export_onnx(network: nn.Module, spec: ModelDescription) -> bytes:
     """The network as ONNX bytes (opset 18, dynamic batch axis, weights inside)."""
     if spec.encoding.kind == "text":
         raise ValueError("text models are not exported to ONNX")

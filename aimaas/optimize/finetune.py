@@ -14,12 +14,12 @@ from torch import nn
 from aimaas.learn import hyperparameters as hp
 from aimaas.learn.inputs import TrainingData
 from aimaas.learn.loop import EventSink, Loop
-from aimaas.learn.specs import ModelSpec
+from aimaas.learn.specs import ModelDescription
 
 
 def fine_tune(
     network: nn.Module,
-    spec: ModelSpec,
+    spec: ModelDescription,
     hyperparameters: dict[str, Any],
     data: TrainingData,
     *,

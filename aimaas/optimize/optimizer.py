@@ -58,7 +58,7 @@ def optimize(
     if (method == "quantize_static" or epochs) and data is None:
         raise ValueError(f"{method} needs the parent's training data")
 
-    def tune(model: torch.nn.Module, model_spec: specs.ModelSpec) -> None:
+    def tune(model: torch.nn.Module, model_spec: specs.ModelDescription) -> None:
         if epochs:
             assert data is not None
             found = fine_tune(
@@ -101,7 +101,7 @@ def optimize(
 
 
 def calibration_batches(
-    spec: specs.ModelSpec, data: TrainingData, rows: int, seed: int
+    spec: specs.ModelDescription, data: TrainingData, rows: int, seed: int
 ) -> Iterator[Tensor]:
     """Up to ``rows`` training rows (a seeded sample), encoded as the network reads them."""
     n = len(data.train)

@@ -49,7 +49,7 @@ class FunctionDef(Strict):
     strict: bool | None = None
 
 
-class Tool(Strict):
+class ToolDefinition(Strict):
     type: Literal["function"]
     function: FunctionDef
 
@@ -65,7 +65,7 @@ class NamedToolChoice(Strict):
     function: FunctionName
 
 
-class SamplingParams(Strict):
+class SamplingFields(Strict):
     """What chat completions and completions share."""
 
     # No coercion: "max_tokens": "4" or true, "temperature": "0.5" or "stream": "yes" are
@@ -109,7 +109,7 @@ class SamplingParams(Strict):
         return value
 
     @model_validator(mode="after")
-    def _stream_options_need_stream(self) -> SamplingParams:
+    def _stream_options_need_stream(self) -> SamplingFields:
         if self.stream_options is not None and not self.stream:
             raise ValueError("'stream_options' is only allowed when 'stream' is true")
         return self
@@ -157,13 +157,13 @@ class ChatMessage(Strict):
         )
 
 
-class ChatCompletionRequest(SamplingParams):
+class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1, max_length=4096)
     max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS_CAP)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
     response_format: ResponseFormat | None = None
-    tools: list[Tool] | None = Field(None, max_length=128)
+    tools: list[ToolDefinition] | None = Field(None, max_length=128)
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
 
@@ -232,7 +232,7 @@ def _json_schema(response_format: ResponseFormat | None) -> engine.JsonSchema | 
     )
 
 
-class CompletionRequest(SamplingParams):
+class CompletionRequest(SamplingFields):
     prompt: str | list[str] = Field(min_length=1)
     logprobs: int | None = Field(None, ge=0, le=20)
     echo: Literal[False] = False
@@ -285,7 +285,7 @@ class EmbeddingRequest(Strict):
         return [self.input] if isinstance(self.input, str) else list(self.input)
 
 
-class Usage(BaseModel):
+class TokenUsage(BaseModel):
     prompt_tokens: int
     completion_tokens: int = 0
     total_tokens: int
@@ -301,4 +301,4 @@ class EmbeddingResponse(BaseModel):
     object: Literal["list"] = "list"
     data: list[EmbeddingData]
     model: str
-    usage: Usage
+    usage: TokenUsage

@@ -22,7 +22,7 @@ from aimaas.registry.tables import (
     ModelAlias,
     ModelVersion,
     Tenant,
-    Usage,
+    UsageRecord,
     utcnow,
 )
 
@@ -284,7 +284,7 @@ def resolve_version(session: Session, *, tenant_id: str, ref: str) -> tuple[Mode
     return model, version
 
 
-class UsageRow(TypedDict):
+class RequestUsage(TypedDict):
     """The tokens one request used, and when."""
 
     tenant_id: str
@@ -296,5 +296,5 @@ class UsageRow(TypedDict):
     created_at: datetime
 
 
-def record_usage(session: Session, rows: Sequence[UsageRow]) -> None:
-    session.execute(insert(Usage), list(rows))
+def record_usage(session: Session, rows: Sequence[RequestUsage]) -> None:
+    session.execute(insert(UsageRecord), list(rows))

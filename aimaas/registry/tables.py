@@ -176,7 +176,7 @@ class JobEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Usage(Base):
+class UsageRecord(Base):
     __tablename__ = "usage"
     # Quotas sum a key's or a tenant's usage since the start of a day or month.
     __table_args__ = (

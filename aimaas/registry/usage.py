@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aimaas.errors import NotFound
-from aimaas.registry.tables import ApiKey, File, Job, Tenant, Usage
+from aimaas.registry.tables import ApiKey, File, Job, Tenant, UsageRecord
 
 
 def find_key(session: Session, *, key_id: str) -> ApiKey:
@@ -37,16 +37,16 @@ class Totals:
 
 
 def _owner(kind: str, owner_id: str) -> Any:
-    return (Usage.key_id if kind == "key" else Usage.tenant_id) == owner_id
+    return (UsageRecord.key_id if kind == "key" else UsageRecord.tenant_id) == owner_id
 
 
 def totals_since(session: Session, *, kind: str, owner_id: str, since: datetime) -> Totals:
     """Requests and tokens a key or a tenant has used since ``since``."""
     row = session.execute(
         select(
-            func.count(Usage.id),
-            func.coalesce(func.sum(Usage.prompt_tokens + Usage.completion_tokens), 0),
-        ).where(_owner(kind, owner_id), Usage.created_at >= since)
+            func.count(UsageRecord.id),
+            func.coalesce(func.sum(UsageRecord.prompt_tokens + UsageRecord.completion_tokens), 0),
+        ).where(_owner(kind, owner_id), UsageRecord.created_at >= since)
     ).one()
     return Totals(requests=int(row[0]), tokens=int(row[1]))
 
@@ -56,9 +56,9 @@ def events_since(
 ) -> list[tuple[datetime, int]]:
     """Each request's time and tokens since ``since`` (a minute: a few rows)."""
     rows = session.execute(
-        select(Usage.created_at, Usage.prompt_tokens + Usage.completion_tokens)
-        .where(_owner(kind, owner_id), Usage.created_at >= since)
-        .order_by(Usage.created_at)
+        select(UsageRecord.created_at, UsageRecord.prompt_tokens + UsageRecord.completion_tokens)
+        .where(_owner(kind, owner_id), UsageRecord.created_at >= since)
+        .order_by(UsageRecord.created_at)
     ).all()
     return [(row[0], int(row[1])) for row in rows]
 
@@ -80,7 +80,7 @@ def upload_bytes_since(session: Session, *, tenant_id: str, since: datetime) -> 
 
 
 @dataclass(frozen=True)
-class UsageRow:
+class DailyUsage:
     date: str
     model: str
     key_id: str | None
@@ -96,31 +96,31 @@ def usage_by_day(
     end: date,
     tenant_id: str | None = None,
     key_id: str | None = None,
-) -> list[UsageRow]:
+) -> list[DailyUsage]:
     """Usage per UTC day, model and key, from ``start`` to ``end`` (both included)."""
-    day = func.date(Usage.created_at)
+    day = func.date(UsageRecord.created_at)
     query = (
         select(
             day,
-            Usage.model,
-            Usage.key_id,
-            func.count(Usage.id),
-            func.coalesce(func.sum(Usage.prompt_tokens), 0),
-            func.coalesce(func.sum(Usage.completion_tokens), 0),
+            UsageRecord.model,
+            UsageRecord.key_id,
+            func.count(UsageRecord.id),
+            func.coalesce(func.sum(UsageRecord.prompt_tokens), 0),
+            func.coalesce(func.sum(UsageRecord.completion_tokens), 0),
         )
         .where(
-            Usage.created_at >= datetime(start.year, start.month, start.day),
-            Usage.created_at < datetime(end.year, end.month, end.day) + timedelta(days=1),
+            UsageRecord.created_at >= datetime(start.year, start.month, start.day),
+            UsageRecord.created_at < datetime(end.year, end.month, end.day) + timedelta(days=1),
         )
-        .group_by(day, Usage.model, Usage.key_id)
-        .order_by(day, Usage.model, Usage.key_id)
+        .group_by(day, UsageRecord.model, UsageRecord.key_id)
+        .order_by(day, UsageRecord.model, UsageRecord.key_id)
     )
     if tenant_id is not None:
-        query = query.where(Usage.tenant_id == tenant_id)
+        query = query.where(UsageRecord.tenant_id == tenant_id)
     if key_id is not None:
-        query = query.where(Usage.key_id == key_id)
+        query = query.where(UsageRecord.key_id == key_id)
     return [
-        UsageRow(
+        DailyUsage(
             date=str(row[0]),
             model=row[1],
             key_id=row[2],

@@ -13,7 +13,7 @@ import threading
 
 from aimaas.registry import repository
 from aimaas.registry.db import Database
-from aimaas.registry.repository import UsageRow
+from aimaas.registry.repository import RequestUsage
 
 log = logging.getLogger("aimaas.usage")
 
@@ -21,13 +21,13 @@ log = logging.getLogger("aimaas.usage")
 class UsageWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queued: list[UsageRow] = []
+        self._queued: list[RequestUsage] = []
         self._changed = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
         self._thread.start()
 
-    def record(self, row: UsageRow) -> None:
+    def record(self, row: RequestUsage) -> None:
         with self._changed:
             if self._closed:
                 raise RuntimeError("the usage writer is closed")
@@ -44,7 +44,7 @@ class UsageWriter:
                 return  # closed, and nothing left
             self._write(rows)
 
-    def _write(self, rows: list[UsageRow]) -> None:
+    def _write(self, rows: list[RequestUsage]) -> None:
         try:
             with self.db.session() as session:
                 repository.record_usage(session, rows)

@@ -23,10 +23,10 @@ from aimaas.protocol.openai import (
     EmbeddingData,
     EmbeddingRequest,
     EmbeddingResponse,
-    Usage,
+    TokenUsage,
 )
 from aimaas.registry.db import Database
-from aimaas.registry.repository import UsageRow
+from aimaas.registry.repository import RequestUsage
 from aimaas.registry.tables import utcnow
 from aimaas.registry.usage_writer import UsageWriter
 from aimaas.runtime.catalog import SpecCache
@@ -202,7 +202,7 @@ class LLMService:
         self, caller: Principal, model: str, endpoint: str, prompt: int, completion: int
     ) -> None:
         self._usage.record(
-            UsageRow(
+            RequestUsage(
                 tenant_id=caller.tenant_id,
                 key_id=caller.key_id,
                 model=model,
@@ -240,7 +240,7 @@ class LLMService:
                 for i, vector in enumerate(vectors)
             ],
             model=spec.name,
-            usage=Usage(prompt_tokens=tokens, total_tokens=tokens),
+            usage=TokenUsage(prompt_tokens=tokens, total_tokens=tokens),
         )
 
     def close(self) -> None:

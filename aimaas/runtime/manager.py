@@ -43,7 +43,7 @@ class LoadedModel(Protocol):
 
 
 @dataclass
-class _Entry:
+class _Loaded:
     spec: ModelSpec
     model: LoadedModel
     local: LocalFile | None = None  # its artifact, held open while it is loaded
@@ -73,7 +73,7 @@ class ModelManager:
         self.store = store or PlainStore(data_dir / "artifacts")
         self.predict_metrics = predict_metrics
         self.budget_bytes = settings.model_memory_mb * 1024 * 1024
-        self._loaded: dict[str, _Entry] = {}
+        self._loaded: dict[str, _Loaded] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._reaper: asyncio.Task[None] | None = None
 
@@ -96,7 +96,7 @@ class ModelManager:
             entry.leases -= 1
             entry.last_used = time.monotonic()
 
-    async def _ensure_loaded(self, spec: ModelSpec) -> _Entry:
+    async def _ensure_loaded(self, spec: ModelSpec) -> _Loaded:
         entry = self._loaded.get(spec.version_id)
         if entry is not None and not _exited(entry.model):
             return entry
@@ -118,7 +118,7 @@ class ModelManager:
                         local.close()
                     raise
                 log.info("loaded %s in %.2fs", spec.name, time.perf_counter() - started)
-                entry = _Entry(spec, model, local)
+                entry = _Loaded(spec, model, local)
                 self._loaded[spec.version_id] = entry
                 self._start_reaper()
             return entry
@@ -237,7 +237,7 @@ class ModelManager:
                 f"xllamacpp failed ({type(exc).__name__}: {str(exc)[:200]})."
             ) from exc
 
-    async def _drop_dead(self, entry: _Entry) -> None:
+    async def _drop_dead(self, entry: _Loaded) -> None:
         """A model whose engine child died while serving: unload it, and say how it died;
         the next load runs it on the fallback."""
         model = entry.model
@@ -257,7 +257,7 @@ class ModelManager:
                 )
             await self._unload(min(idle, key=lambda e: e.last_used))
 
-    async def _unload(self, entry: _Entry) -> None:
+    async def _unload(self, entry: _Loaded) -> None:
         self._loaded.pop(entry.spec.version_id, None)
         try:
             await entry.model.aclose()
@@ -266,7 +266,7 @@ class ModelManager:
                 entry.local.close()
         log.info("unloaded %s", entry.spec.name)
 
-    def _keep_alive(self, entry: _Entry) -> float:
+    def _keep_alive(self, entry: _Loaded) -> float:
         value = entry.spec.options.keep_alive_seconds
         return self.settings.keep_alive_seconds if value is None else value
 

@@ -25,7 +25,7 @@ MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
-class _Entry:
+class _CachedKey:
     principal: Principal
     expires_at: datetime | None
     cached_at: float
@@ -36,7 +36,7 @@ class Authenticator:
         self.db = db
         self.ttl_seconds = ttl_seconds
         self.clock = clock
-        self._cache: dict[str, _Entry] = {}
+        self._cache: dict[str, _CachedKey] = {}
         self._reads = OneFlight()
 
     async def principal(self, key: str) -> Principal | None:
@@ -72,7 +72,7 @@ class Authenticator:
         if self.ttl_seconds > 0:
             if len(self._cache) >= MAX_ENTRIES:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[hash_key(key)] = _Entry(principal, expires_at, self.clock.monotonic())
+            self._cache[hash_key(key)] = _CachedKey(principal, expires_at, self.clock.monotonic())
         return principal
 
     def forget_all(self) -> None:

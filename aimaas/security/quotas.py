@@ -338,7 +338,7 @@ class Quotas:
         key: str | None,
         start: date,
         end: date,
-    ) -> tuple[list[usage.UsageRow], list[tuple[Subject, Limits]]]:
+    ) -> tuple[list[usage.DailyUsage], list[tuple[Subject, Limits]]]:
         key_id: str | None
         with self.db.session() as session:
             if key is not None:

@@ -80,7 +80,7 @@ def test_a_run_stopped_mid_epoch_resumes_to_identical_weights(
     dataset, params = CASES[algorithm]
     steps_per_epoch = -(-len(dataset) // params.get("batch_size", 32))
     stop_in_epoch_2 = StopAt(steps_per_epoch + steps_per_epoch // 2)
-    with pytest.raises(trainer.Cancelled):
+    with pytest.raises(trainer.TrainingStopped):
         run(algorithm, tmp_path, should_stop=stop_in_epoch_2)
     events: list[dict[str, Any]] = []
     resumed = run(algorithm, tmp_path, events=events)
@@ -183,7 +183,7 @@ def test_a_checkpoint_from_another_run_is_refused(tmp_path: Path) -> None:
 
 
 def test_cancelling_before_the_first_step_leaves_no_checkpoint(tmp_path: Path) -> None:
-    with pytest.raises(trainer.Cancelled):
+    with pytest.raises(trainer.TrainingStopped):
         run("mlp", tmp_path, should_stop=lambda: True)
     assert not (tmp_path / STATE).exists()
 

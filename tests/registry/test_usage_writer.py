@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 
 from aimaas.registry import repository
 from aimaas.registry.db import Database
-from aimaas.registry.tables import Usage, utcnow
+from aimaas.registry.tables import UsageRecord, utcnow
 from aimaas.registry.usage_writer import UsageWriter
 
 
@@ -20,8 +20,8 @@ def _tenant(db: Database) -> str:
         return repository.create_tenant(session, name="acme").id
 
 
-def _row(tenant_id: str, n: int) -> repository.UsageRow:
-    return repository.UsageRow(
+def _row(tenant_id: str, n: int) -> repository.RequestUsage:
+    return repository.RequestUsage(
         tenant_id=tenant_id,
         key_id=None,
         model="m",
@@ -52,10 +52,10 @@ def test_every_row_from_many_threads_is_written_by_close(db: Database) -> None:
         count, prompt, completion, newest = session.execute(
             select(
                 func.count(),
-                func.sum(Usage.prompt_tokens),
-                func.sum(Usage.completion_tokens),
-                func.max(Usage.created_at),
-            ).where(Usage.tenant_id == tenant_id)
+                func.sum(UsageRecord.prompt_tokens),
+                func.sum(UsageRecord.completion_tokens),
+                func.max(UsageRecord.created_at),
+            ).where(UsageRecord.tenant_id == tenant_id)
         ).one()
     assert count == 200
     expected = sum(10 * t + i for t in range(8) for i in range(25))

@@ -36,7 +36,7 @@ def test_sealed_checkpoints_hide_the_weights_and_resume_exactly(tmp_path: Path) 
     master = MasterKey.generate()
     folder = tmp_path / "checkpoint"
     codec = SealedFiles(master, folder, owner="tenant/job/job-1")
-    with pytest.raises(trainer.Cancelled):
+    with pytest.raises(trainer.TrainingStopped):
         _train(folder, codec, should_stop=StopAt(60))
     assert (folder / STATE).exists()
     on_disk = b"".join(p.read_bytes() for p in folder.iterdir())

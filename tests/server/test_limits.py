@@ -37,7 +37,7 @@ def chat(api: Api, key: str, **extra: Any) -> httpx.Response:
 
 def record(api: Api, tenant_id: str, key_id: str, prompt: int, completion: int) -> None:
     with api.client.app.state.services.db.session() as session:  # type: ignore[attr-defined]
-        row = repository.UsageRow(
+        row = repository.RequestUsage(
             tenant_id=tenant_id,
             key_id=key_id,
             model=CHAT,
