@@ -30,12 +30,12 @@ from sklearn.model_selection import train_test_split  # type: ignore[import-unty
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aimaas.learn import artifacts, trainer
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.inputs import TrainingData
 from aimaas.optimize import methods
 from aimaas.optimize.artifacts import OptimizedArtifact
 from aimaas.optimize.compare import Side, compare
 from aimaas.optimize.optimizer import optimize
+from aimaas.uploads.dataset import Dataset
 
 TOPICS = {
     "sports": "goal match team score player coach league referee stadium season ball win",

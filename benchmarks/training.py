@@ -134,7 +134,7 @@ def plain_main(argv: list[str]) -> int:
     folders = [n.split("/")[0] for n in names]
     classes = sorted(set(folders))
     labels = np.asarray([classes.index(f) for f in folders], dtype=np.int64)
-    # aimaas.learn.dataset.split: the same permutation, the same held-out rows.
+    # aimaas.uploads.dataset.split: the same permutation, the same held-out rows.
     n = len(labels)
     held_out = max(1, round(n * VALIDATION_SPLIT))
     order = np.random.default_rng(args.seed).permutation(n)
@@ -339,9 +339,9 @@ def breakdown(
     import torch
 
     from aimaas.learn import trainer
-    from aimaas.learn.dataset import split
     from aimaas.registry import jobs
     from aimaas.registry.db import Database
+    from aimaas.uploads.dataset import split
     from aimaas.uploads.datasets import inspect_upload, read_dataset
 
     if args.threads:

@@ -7,7 +7,6 @@ from aimaas.errors import InvalidInput
 from aimaas.evaluate.job_spec import Method
 from aimaas.evaluate.predict import model_inputs
 from aimaas.learn import artifacts
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.inputs import read_file
 from aimaas.learn.preprocessing import numeric_targets
 from aimaas.learn.servable import Predictor
@@ -16,6 +15,7 @@ from aimaas.registry.formats import GGUF, TENSOR_FORMATS, TRANSFORMERS
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import File, Model, ModelVersion
 from aimaas.registry.version_details import VersionDetails
+from aimaas.uploads.dataset import Dataset
 
 
 def method_for(model: Model, version: ModelVersion) -> Method:

@@ -37,9 +37,9 @@ from aimaas.evaluate.names import ALL_METRICS as ALL_METRICS
 from aimaas.evaluate.names import LOWER_IS_BETTER as LOWER_IS_BETTER
 from aimaas.evaluate.names import better as better
 from aimaas.evaluate.predict import Predictions, predict_dataset
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.preprocessing import normalize_labels, numeric_targets
 from aimaas.learn.servable import Predictor
+from aimaas.uploads.dataset import Dataset
 
 
 @dataclass

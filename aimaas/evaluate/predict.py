@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from aimaas.errors import InvalidInput
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor, Task
+from aimaas.uploads.dataset import Dataset
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from pydantic import BaseModel
 
 from aimaas.errors import InvalidInput
 from aimaas.learn import hyperparameters as hp
-from aimaas.learn.dataset import Dataset, DatasetKind
 from aimaas.learn.encoding import Layout
 from aimaas.learn.preprocessing import (
     MAX_CLASSES,
@@ -26,6 +25,7 @@ from aimaas.learn.preprocessing import (
     numeric_targets,
 )
 from aimaas.learn.servable import Task
+from aimaas.uploads.dataset import Dataset, DatasetKind
 
 
 @dataclass(frozen=True)

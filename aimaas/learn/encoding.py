@@ -21,9 +21,7 @@ import torch
 from torch import Tensor
 
 from aimaas.errors import InvalidInput
-from aimaas.learn.dataset import Dataset, DatasetKind
 from aimaas.learn.examples import Examples, skipgram_pairs
-from aimaas.learn.images import ImageMode
 from aimaas.learn.preprocessing import (
     MAX_CLASSES,
     LabelEncoder,
@@ -34,6 +32,8 @@ from aimaas.learn.preprocessing import (
     spec_check,
 )
 from aimaas.learn.servable import Task
+from aimaas.uploads.dataset import Dataset, DatasetKind
+from aimaas.uploads.images import ImageMode
 
 Layout = Literal["flat", "grid", "sequence", "tokens"]
 KINDS: tuple[DatasetKind, ...] = ("table", "tensor", "images", "text")

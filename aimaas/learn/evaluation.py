@@ -22,10 +22,10 @@ from sklearn.metrics import (  # type: ignore[import-untyped]
 )
 from torch import Tensor, nn
 
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.examples import Batch, Examples
 from aimaas.learn.servable import Task
 from aimaas.learn.specs import ModelDescription
+from aimaas.uploads.dataset import Dataset
 
 EVAL_BATCH = 1024
 

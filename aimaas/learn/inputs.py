@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from aimaas.errors import InvalidInput, NotFound
 from aimaas.learn import algorithms
-from aimaas.learn.dataset import Dataset, split
 from aimaas.learn.job_spec import TrainingJobSpec
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import File
+from aimaas.uploads.dataset import Dataset, split
 from aimaas.uploads.datasets import read_dataset, stored_summary
 
 

@@ -19,9 +19,9 @@ from torch import Tensor, nn
 
 from aimaas.errors import InvalidInput
 from aimaas.learn.examples import pad
-from aimaas.learn.images import decode_image
 from aimaas.learn.preprocessing import UNKNOWN
 from aimaas.learn.specs import ModelDescription
+from aimaas.uploads.images import decode_image
 
 
 class ModelPredictor:

@@ -27,10 +27,10 @@ import numpy as np
 from aimaas.evaluate.metrics import evaluate_predictor
 from aimaas.evaluate.predict import model_inputs
 from aimaas.learn import artifacts
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor
 from aimaas.process import torch_threads
 from aimaas.registry.formats import weights_file
+from aimaas.uploads.dataset import Dataset
 
 BATCHES = (1, 32)
 WARMUP_RUNS = 5

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aimaas.errors import InvalidInput, NotFound
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.inputs import TrainingData, load_training_data, read_file
 from aimaas.learn.job_kind import TRAINING
 from aimaas.learn.job_spec import TrainingJobSpec
@@ -23,6 +22,7 @@ from aimaas.registry.formats import TENSOR_FORMATS
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import Model, ModelVersion
 from aimaas.registry.version_details import VersionDetails
+from aimaas.uploads.dataset import Dataset
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from aimaas.registry.ids import new_id
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import File, ModelVersion
 
-# "model": weights and descriptions, checked by aimaas.uploads.model_uploads.
+# "model": weights and descriptions, checked by aimaas.runtime.model_uploads.
 PURPOSES = ("training", "evaluation", "fine-tune", "model")
 MAX_FILENAME = 255
 

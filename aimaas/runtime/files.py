@@ -28,8 +28,8 @@ def file_object(row: File) -> FileObject:
 def inspect_file(source: Path, filename: str, purpose: str) -> dict[str, Any]:
     """Check an upload by its purpose (``aimaas.uploads``) and summarise it as the registry
     keeps it, or refuse it (``InvalidInput``)."""
+    from aimaas.runtime.model_uploads import inspect_model_upload
     from aimaas.uploads.datasets import inspect_upload  # numpy and Pillow only when needed
-    from aimaas.uploads.model_uploads import inspect_model_upload
 
     files.validate_purpose(purpose)
     inspect = inspect_model_upload if purpose == "model" else inspect_upload

@@ -1,5 +1,5 @@
 """A model version from uploaded files (``purpose: "model"``, already checked by
-``aimaas.uploads.model_uploads`` when they were uploaded).
+``aimaas.runtime.model_uploads`` when they were uploaded).
 
 - GGUF alone: served by llama.cpp like ``aimaas models add --gguf``; the file stays in the
   artifact store (encrypted at rest: served from memory, never decrypted to disk).

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from aimaas.errors import InvalidInput
-from aimaas.learn.dataset import Dataset
+from aimaas.uploads.dataset import Dataset
 from aimaas.uploads.limits import UploadLimits
 from aimaas.uploads.lines import text_lines
 from aimaas.uploads.refusal import refused

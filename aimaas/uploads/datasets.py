@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from aimaas.learn.dataset import Dataset
 from aimaas.uploads.archives import checked_entries, open_zip, zip_errors
 from aimaas.uploads.csv_table import CsvSummary, inspect_csv, read_csv
+from aimaas.uploads.dataset import Dataset
 from aimaas.uploads.image_folders import (
     ImageFoldersSummary,
     inspect_image_folders,

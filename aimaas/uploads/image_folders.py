@@ -12,9 +12,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from aimaas.errors import InvalidInput
-from aimaas.learn.dataset import Dataset
-from aimaas.learn.images import MAX_PIXELS, ImageMode, decode_image
 from aimaas.uploads.archives import Budget, checked_entries, open_zip, zip_errors
+from aimaas.uploads.dataset import Dataset
+from aimaas.uploads.images import MAX_PIXELS, ImageMode, decode_image
 from aimaas.uploads.limits import UploadLimits
 from aimaas.uploads.refusal import refused
 from aimaas.uploads.sniff import ARCHIVE_MAGIC

@@ -10,8 +10,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from aimaas.learn.dataset import Dataset
 from aimaas.uploads import strict_json
+from aimaas.uploads.dataset import Dataset
 from aimaas.uploads.limits import UploadLimits
 from aimaas.uploads.lines import text_lines
 from aimaas.uploads.refusal import refused

@@ -14,8 +14,8 @@ from numpy.lib import format as npy_format
 from pydantic import BaseModel, ConfigDict
 
 from aimaas.errors import InvalidInput
-from aimaas.learn.dataset import Dataset
 from aimaas.uploads.archives import Budget, checked_entries, open_zip, zip_errors
+from aimaas.uploads.dataset import Dataset
 from aimaas.uploads.limits import UploadLimits
 from aimaas.uploads.refusal import refused
 

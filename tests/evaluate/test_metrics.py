@@ -16,8 +16,8 @@ from aimaas.errors import InvalidInput
 from aimaas.evaluate import evaluate_predictor, predict_dataset
 from aimaas.evaluate.names import better
 from aimaas.learn import artifacts, trainer
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor
+from aimaas.uploads.dataset import Dataset
 from tests.learn import never, no_events, one_thread, topic_texts
 
 NAMES = ["sepal length", "sepal width", "petal length", "petal width"]

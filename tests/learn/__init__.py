@@ -14,8 +14,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from aimaas.learn import trainer
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import TrainedModel
+from aimaas.uploads.dataset import Dataset
 
 TOPICS = {
     "sports": "goal match team score player coach league referee stadium season ball win",

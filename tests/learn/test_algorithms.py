@@ -7,7 +7,7 @@ import pytest
 
 from aimaas.errors import InvalidInput
 from aimaas.learn import algorithms, hyperparameters
-from aimaas.learn.dataset import Dataset, split
+from aimaas.uploads.dataset import Dataset, split
 
 
 def table(targets: list[object] | None, rows: int = 4) -> Dataset:

@@ -14,8 +14,8 @@ from sklearn.datasets import load_breast_cancer
 
 from aimaas.learn import trainer
 from aimaas.learn.checkpoint import STATE
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import TrainedModel
+from aimaas.uploads.dataset import Dataset
 from tests.learn import digits, never, no_events, one_thread, same_tensors, topic_texts
 
 

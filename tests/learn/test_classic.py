@@ -17,8 +17,8 @@ from sklearn.preprocessing import StandardScaler
 
 from aimaas.errors import InvalidInput
 from aimaas.learn import artifacts, trainer
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor, TrainedModel
+from aimaas.uploads.dataset import Dataset
 from tests.learn import never, no_events, one_thread
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from aimaas.learn import artifacts, trainer
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor
+from aimaas.uploads.dataset import Dataset
 from tests.learn import cluster_corpus, never, no_events, one_thread, trained
 
 

@@ -18,8 +18,8 @@ from sklearn.datasets import load_iris
 
 from aimaas.errors import InvalidInput
 from aimaas.learn import architectures, artifacts, specs, trainer
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.servable import Predictor, TrainedModel
+from aimaas.uploads.dataset import Dataset
 from tests.learn import cluster_corpus, never, no_events, one_thread, trained
 
 

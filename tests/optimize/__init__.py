@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 
 from aimaas.learn import artifacts
-from aimaas.learn.dataset import Dataset
 from aimaas.learn.inputs import TrainingData
 from aimaas.learn.servable import Predictor
 from aimaas.optimize import methods
 from aimaas.optimize.artifacts import OptimizedArtifact
 from aimaas.optimize.optimizer import optimize
+from aimaas.uploads.dataset import Dataset
 from tests.learn import digits, no_events, one_thread, topic_texts, trained
 
 KINDS = {"cnn-digits": "images", "lstm-digits": "tensor", "gru-digits": "tensor"}

@@ -23,9 +23,9 @@ from safetensors.torch import load as load_tensors
 from aimaas.errors import InvalidInput
 from aimaas.learn import artifacts, specs, trainer
 from aimaas.learn.architectures import load_network
-from aimaas.learn.dataset import Dataset
+from aimaas.runtime.model_uploads import inspect_model_upload
 from aimaas.runtime.sources import package_dir
-from aimaas.uploads.model_uploads import inspect_model_upload
+from aimaas.uploads.dataset import Dataset
 from tests.conftest import Api
 from tests.learn import one_thread
 

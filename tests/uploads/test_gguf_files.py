@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from aimaas.runtime.model_uploads import inspect_model_upload
 from aimaas.uploads.gguf_files import GgufSummary
-from aimaas.uploads.model_uploads import inspect_model_upload
 from tests.uploads.model_builders import GGUF_OK, gguf, gguf_string, refused_quickly, smollm2
 
 # Each: (content, what the refusal says).

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aimaas.errors import InvalidInput
+from aimaas.runtime.model_uploads import inspect_model_upload
 from aimaas.uploads.limits import UploadLimits
-from aimaas.uploads.model_uploads import inspect_model_upload
 from tests.uploads.model_builders import GOOD_HEADER, refused_quickly, safetensors, sparse, tensor
 
 # Each: (content, what the refusal says).

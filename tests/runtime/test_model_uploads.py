@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Api
+from tests.learn.test_descriptions import HOSTILE_DESCRIPTIONS
 from tests.uploads.model_builders import GGUF_OK, hostile_pickles, upload
-from tests.uploads.test_descriptions import HOSTILE_DESCRIPTIONS
 from tests.uploads.test_gguf_files import HOSTILE_GGUF
 from tests.uploads.test_onnx_files import HOSTILE_ONNX
 from tests.uploads.test_safetensors_files import HOSTILE_SAFETENSORS

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from aimaas.uploads.descriptions import DescriptionSummary, check_description
+from aimaas.learn.descriptions import DescriptionSummary, check_description
 from aimaas.uploads.gguf_files import GgufSummary, check_gguf
 from aimaas.uploads.limits import UploadLimits
 from aimaas.uploads.onnx_files import OnnxSummary, check_onnx
