@@ -331,7 +331,7 @@ def breakdown(
         "python -c 'import aimaas.server.worker' (s, before the running event)": (
             "import aimaas.server.worker"
         ),
-        "python -c 'import sklearn.metrics' (s, via aimaas.learn.evaluation)": (
+        "python -c 'import sklearn.metrics' (s, via aimaas.learn.objectives)": (
             "import sklearn.metrics"
         ),
     }.items():

@@ -12,21 +12,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aimaas.evaluate.dataset_predictions import Predictions, predict_dataset
     from aimaas.evaluate.metrics import (
         Evaluation,
         RocCurve,
         evaluate_predictions,
         evaluate_predictor,
     )
-    from aimaas.evaluate.predict import Predictions, predict_dataset
 
 _WHERE = {
     "Evaluation": "metrics",
     "RocCurve": "metrics",
     "evaluate_predictions": "metrics",
     "evaluate_predictor": "metrics",
-    "Predictions": "predict",
-    "predict_dataset": "predict",
+    "Predictions": "dataset_predictions",
+    "predict_dataset": "dataset_predictions",
 }
 __all__ = [
     "Evaluation",

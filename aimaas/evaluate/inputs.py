@@ -4,8 +4,8 @@ wrong model, file or target is a 400/404 at once) and by the worker that runs it
 from __future__ import annotations
 
 from aimaas.errors import InvalidInput
+from aimaas.evaluate.dataset_predictions import model_inputs
 from aimaas.evaluate.job_spec import Method
-from aimaas.evaluate.predict import model_inputs
 from aimaas.learn import artifacts
 from aimaas.learn.inputs import read_file
 from aimaas.learn.preprocessing import numeric_targets

@@ -33,10 +33,10 @@ from sklearn.metrics import (  # type: ignore[import-untyped]
 )
 
 from aimaas.errors import InvalidInput
+from aimaas.evaluate.dataset_predictions import Predictions, predict_dataset
 from aimaas.evaluate.names import ALL_METRICS as ALL_METRICS
 from aimaas.evaluate.names import LOWER_IS_BETTER as LOWER_IS_BETTER
 from aimaas.evaluate.names import better as better
-from aimaas.evaluate.predict import Predictions, predict_dataset
 from aimaas.learn.preprocessing import normalize_labels, numeric_targets
 from aimaas.learn.servable import Predictor
 from aimaas.uploads.dataset import Dataset

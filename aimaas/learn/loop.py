@@ -30,8 +30,8 @@ from aimaas.learn.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from aimaas.learn.evaluation import evaluate, objective
 from aimaas.learn.examples import Examples
+from aimaas.learn.objectives import evaluate, objective
 from aimaas.learn.specs import ModelDescription
 
 EventSink = Callable[[dict[str, Any]], None]

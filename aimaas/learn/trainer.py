@@ -22,11 +22,11 @@ from aimaas.jobs.context import Cancelled
 from aimaas.learn import algorithms, architectures, encoding, solvers
 from aimaas.learn import hyperparameters as hp
 from aimaas.learn.checkpoint import PLAIN, FileCodec, Progress
-from aimaas.learn.evaluation import evaluate, fingerprint
 from aimaas.learn.examples import Examples
 from aimaas.learn.loop import EventSink, Loop
 from aimaas.learn.models.linear import LinearRegression
 from aimaas.learn.models.logistic import LogisticRegression
+from aimaas.learn.objectives import evaluate, fingerprint
 from aimaas.learn.servable import TrainedModel
 from aimaas.learn.specs import ModelDescription
 from aimaas.uploads.dataset import Dataset

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from aimaas.evaluate.dataset_predictions import model_inputs
 from aimaas.evaluate.metrics import evaluate_predictor
-from aimaas.evaluate.predict import model_inputs
 from aimaas.learn import artifacts
 from aimaas.learn.servable import Predictor
 from aimaas.process import torch_threads

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from aimaas.errors import InvalidInput
 from aimaas.jobs.context import Finalize, JobContext
-from aimaas.optimize import sources
+from aimaas.optimize import starting_point
 from aimaas.optimize.compare import Side, compare
 from aimaas.optimize.job_spec import OptimizationJobResult, OptimizationJobSpec
 from aimaas.optimize.optimizer import optimize
@@ -25,10 +25,10 @@ def run_optimization(
 ) -> Finalize[OptimizationJobResult]:
     spec = context.spec
     db, store, tenant = context.db, context.store, context.tenant_id
-    source = sources.by_id(db, store, tenant_id=tenant, version_id=spec.source_version_id)
+    source = starting_point.by_id(db, store, tenant_id=tenant, version_id=spec.source_version_id)
     method, options = spec.method, spec.options
-    data = sources.training_data(db, store, tenant_id=tenant, source=source)
-    dataset = sources.evaluation_data(
+    data = starting_point.training_data(db, store, tenant_id=tenant, source=source)
+    dataset = starting_point.evaluation_data(
         db, store, tenant_id=tenant, source=source, file_id=spec.evaluation_file, data=data
     )
     context.event({"type": "optimize", "method": method, "source_version": source.version})

@@ -13,7 +13,7 @@ from aimaas.errors import InvalidInput
 from aimaas.jobs.context import Finalize, JobContext
 from aimaas.jobs.kinds import JobKind, Submission
 from aimaas.jobs.record import JobRecord
-from aimaas.optimize import methods, sources
+from aimaas.optimize import methods, starting_point
 from aimaas.optimize.job_spec import OptimizationJobResult, OptimizationJobSpec
 from aimaas.protocol.optimizations import OptimizationCreate, OptimizationObject
 
@@ -21,10 +21,10 @@ from aimaas.protocol.optimizations import OptimizationCreate, OptimizationObject
 def validate(submission: Submission, request: OptimizationCreate) -> OptimizationJobSpec:
     db, store, tenant_id = submission.db, submission.store, submission.tenant_id
     options = methods.parse_options(request.method, request.options)
-    source = sources.resolve(db, store, tenant_id=tenant_id, ref=request.model)
+    source = starting_point.resolve(db, store, tenant_id=tenant_id, ref=request.model)
     methods.check_applicable(request.method, source.document)
     # Read the data now: a missing training job or a wrong file is a 400 today.
-    data = sources.training_data(db, store, tenant_id=tenant_id, source=source)
+    data = starting_point.training_data(db, store, tenant_id=tenant_id, source=source)
     if data is None and (
         request.method == "quantize_static" or int(getattr(options, "fine_tune_epochs", 0))
     ):
@@ -33,7 +33,7 @@ def validate(submission: Submission, request: OptimizationCreate) -> Optimizatio
             "training job, which is gone.",
             param="method",
         )
-    sources.evaluation_data(
+    starting_point.evaluation_data(
         db, store, tenant_id=tenant_id, source=source, file_id=request.evaluation_file,
         data=data,
     )  # fmt: skip

@@ -25,7 +25,7 @@ from aimaas.runtime.catalog import SpecCache
 from aimaas.runtime.defaults import check_model, register_default_models
 from aimaas.runtime.llm import LLMService
 from aimaas.runtime.manager import ModelManager
-from aimaas.runtime.predict import PredictionService
+from aimaas.runtime.predictions import PredictionService
 from aimaas.security.authenticator import Authenticator
 from aimaas.security.quotas import Quotas
 from aimaas.server import worker

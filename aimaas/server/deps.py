@@ -10,12 +10,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aimaas.errors import Forbidden, InvalidInput, Unauthorized
+from aimaas.evaluate.aliases import AliasService
+from aimaas.evaluate.service import EvaluationService
+from aimaas.jobs.service import JobService
 from aimaas.observability.metrics import Metrics
 from aimaas.protocol.scopes import Scope
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
 from aimaas.runtime.catalog import SpecCache
-from aimaas.runtime.predict import PredictionService
+from aimaas.runtime.llm import LLMService
+from aimaas.runtime.predictions import PredictionService
 from aimaas.security.authenticator import Authenticator
 from aimaas.security.keys import looks_like_key
 from aimaas.security.principal import Principal
@@ -62,6 +66,22 @@ async def get_metrics(services: ServicesDep) -> Metrics:
     return services.metrics
 
 
+async def get_llm(services: ServicesDep) -> LLMService:
+    return services.llm
+
+
+async def get_jobs(services: ServicesDep) -> JobService:
+    return services.jobs
+
+
+async def get_evaluations(services: ServicesDep) -> EvaluationService:
+    return services.evaluations
+
+
+async def get_aliases(services: ServicesDep) -> AliasService:
+    return services.aliases
+
+
 async def is_ready(services: ServicesDep) -> bool:
     """Started and not draining."""
     return services.ready and not services.lifecycle.draining
@@ -74,6 +94,10 @@ AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 SpecsDep = Annotated[SpecCache, Depends(get_specs)]
 PredictionsDep = Annotated[PredictionService, Depends(get_predictions)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+LLMDep = Annotated[LLMService, Depends(get_llm)]
+JobsDep = Annotated[JobService, Depends(get_jobs)]
+EvaluationsDep = Annotated[EvaluationService, Depends(get_evaluations)]
+AliasesDep = Annotated[AliasService, Depends(get_aliases)]
 Ready = Annotated[bool, Depends(is_ready)]
 
 _MISSING_KEY = "Missing API key: send 'Authorization: Bearer sk-aimaas-...'."

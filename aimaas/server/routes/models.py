@@ -10,8 +10,8 @@ from fastapi import Request, status
 from starlette.concurrency import run_in_threadpool
 
 from aimaas.protocol.admin import ModelRegistered
+from aimaas.protocol.kserve_v1 import PredictRequest, PredictResponse
 from aimaas.protocol.openai_models import ModelCard, ModelCardList
-from aimaas.protocol.predict import PredictRequest, PredictResponse
 from aimaas.protocol.uploads import UploadedModelRegister
 from aimaas.runtime import model_cards
 from aimaas.runtime.uploaded_models import register_uploaded_model

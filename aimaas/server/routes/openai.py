@@ -14,21 +14,20 @@ from aimaas.protocol.openai import (
     EmbeddingRequest,
     EmbeddingResponse,
 )
-from aimaas.runtime.llm import OpenAIGeneration
+from aimaas.runtime.llm import LLMService, OpenAIGeneration
 from aimaas.runtime.openai_shaping import OpenAIStream
 from aimaas.security.principal import Principal
-from aimaas.server.deps import Inference, ServicesDep
+from aimaas.server.deps import Inference, LLMDep
 from aimaas.server.routes import new_router
-from aimaas.server.services import Services
 from aimaas.server.streaming import EventStream, collect, unless_disconnected
 
 router = new_router(prefix="/v1", tags=["openai"])
 
 
 async def _generate(
-    request: Request, services: Services, caller: Principal, body: OpenAIGeneration
+    request: Request, llm: LLMService, caller: Principal, body: OpenAIGeneration
 ) -> Response | dict[str, Any]:
-    generation = await unless_disconnected(request, services.llm.generate(caller, body))
+    generation = await unless_disconnected(request, llm.generate(caller, body))
     shape = OpenAIStream(generation.endpoint, generation.model, include_usage=body.include_usage)
     if body.stream:
         return EventStream(shape.chunks(generation.outputs), request.url.path)
@@ -37,20 +36,20 @@ async def _generate(
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
-    body: ChatCompletionRequest, request: Request, services: ServicesDep, caller: Inference
+    body: ChatCompletionRequest, request: Request, llm: LLMDep, caller: Inference
 ) -> Response | dict[str, Any]:
-    return await _generate(request, services, caller, body)
+    return await _generate(request, llm, caller, body)
 
 
 @router.post("/completions", response_model=None)
 async def completions(
-    body: CompletionRequest, request: Request, services: ServicesDep, caller: Inference
+    body: CompletionRequest, request: Request, llm: LLMDep, caller: Inference
 ) -> Response | dict[str, Any]:
-    return await _generate(request, services, caller, body)
+    return await _generate(request, llm, caller, body)
 
 
 @router.post("/embeddings")
 async def embeddings(
-    body: EmbeddingRequest, request: Request, services: ServicesDep, caller: Inference
+    body: EmbeddingRequest, request: Request, llm: LLMDep, caller: Inference
 ) -> EmbeddingResponse:
-    return await unless_disconnected(request, services.llm.embed(caller, body))
+    return await unless_disconnected(request, llm.embed(caller, body))

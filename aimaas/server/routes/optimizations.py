@@ -14,7 +14,7 @@ from aimaas.protocol.optimizations import (
     OptimizationObject,
 )
 from aimaas.server.audit import Audit
-from aimaas.server.deps import ServicesDep, Trainer
+from aimaas.server.deps import JobsDep, QuotasDep, Trainer
 from aimaas.server.routes import new_router
 
 router = new_router(prefix="/v1/optimizations", tags=["optimizations"])
@@ -28,32 +28,30 @@ def list_methods(_: Trainer) -> dict[str, Any]:
 
 @router.post("", status_code=201)
 async def create_optimization(
-    body: OptimizationCreate, services: ServicesDep, caller: Trainer, audit: Audit
+    body: OptimizationCreate, jobs: JobsDep, quotas: QuotasDep, caller: Trainer, audit: Audit
 ) -> OptimizationObject:
-    async with services.quotas.job(caller):  # the tenant's jobs_per_day
-        job = await services.jobs.submit(OPTIMIZATION, caller.tenant_id, body)
+    async with quotas.job(caller):  # the tenant's jobs_per_day
+        job = await jobs.submit(OPTIMIZATION, caller.tenant_id, body)
     return await audit.alog("job.create", job, kind="optimization", model=job.source_model)
 
 
 @router.get("")
 def list_optimizations(
-    services: ServicesDep,
+    jobs: JobsDep,
     caller: Trainer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> OptimizationList:
-    return OptimizationList(data=services.jobs.list(OPTIMIZATION, caller.tenant_id, limit))
+    return OptimizationList(data=jobs.list(OPTIMIZATION, caller.tenant_id, limit))
 
 
 @router.get("/{optimization_id}")
-def get_optimization(
-    optimization_id: str, services: ServicesDep, caller: Trainer
-) -> OptimizationObject:
-    return services.jobs.get(OPTIMIZATION, caller.tenant_id, optimization_id)
+def get_optimization(optimization_id: str, jobs: JobsDep, caller: Trainer) -> OptimizationObject:
+    return jobs.get(OPTIMIZATION, caller.tenant_id, optimization_id)
 
 
 @router.post("/{optimization_id}/cancel")
 def cancel_optimization(
-    optimization_id: str, services: ServicesDep, caller: Trainer, audit: Audit
+    optimization_id: str, jobs: JobsDep, caller: Trainer, audit: Audit
 ) -> OptimizationObject:
-    cancelled = services.jobs.cancel(OPTIMIZATION, caller.tenant_id, optimization_id)
+    cancelled = jobs.cancel(OPTIMIZATION, caller.tenant_id, optimization_id)
     return audit.log("job.cancel", cancelled)

@@ -12,7 +12,7 @@ import numpy as np
 
 from aimaas.errors import InvalidInput
 from aimaas.observability.metrics import PredictMetrics
-from aimaas.protocol.predict import PredictResponse
+from aimaas.protocol.kserve_v1 import PredictResponse
 from aimaas.protocol.v2 import InferRequest, InferResponse, ModelMetadata, TensorMetadata
 from aimaas.runtime.catalog import SpecCache
 from aimaas.runtime.manager import ModelManager
