@@ -29,6 +29,7 @@ from aimaas.protocol.limits import LimitsOut, UsageList, validated
 from aimaas.protocol.openai_models import ModelCardList
 from aimaas.registry import files, repository
 from aimaas.registry.db import Database
+from aimaas.registry.files import FileQuery
 from aimaas.registry.store import open_store
 from aimaas.runtime import files as uploaded
 from aimaas.runtime import model_cards
@@ -140,7 +141,7 @@ class LocalBackend:
         return file
 
     def list_files(self) -> FileList:
-        return uploaded.list_files(self.db, tenant_id=self._files_tenant())
+        return uploaded.list_files(self.db, FileQuery(self._files_tenant()))
 
     def delete_file(self, file_id: str) -> FileDeleted:
         row = files.remove_file(

@@ -8,30 +8,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from aimaas.cli.backend import Backend, open_backend
-from aimaas.config import load_settings
+from aimaas.cli.options import (
+    DataDirOpt,
+    JsonOpt,
+    KeyOpt,
+    UrlOpt,
+    backend_for,
+    out,
+    print_json,
+)
 from aimaas.protocol.files import FileObject
 
 files_app = typer.Typer(no_args_is_help=True, help="Upload, list and delete data files.")
-out = Console()
-
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (AIMAAS_DATA_DIR).")
-]
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Act on a running server (AIMAAS_URL).")]
-KeyOpt = Annotated[str | None, typer.Option("--api-key", help="Key for --url (AIMAAS_API_KEY).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _backend(data_dir: Path | None, url: str | None, api_key: str | None) -> Backend:
-    overrides: dict[str, object] = {}
-    for name, value in (("data_dir", data_dir), ("url", url), ("api_key", api_key)):
-        if value is not None:
-            overrides[name] = value
-    return open_backend(load_settings(**overrides))
 
 
 def _summary(file: FileObject) -> str:
@@ -56,9 +46,9 @@ def upload(
     as_json: JsonOpt = False,
 ) -> None:
     """Upload a CSV, NPZ, JSONL or zip of image folders; it is checked before it is kept."""
-    file = _backend(data_dir, url, api_key).upload_file(path, purpose)
+    file = backend_for(data_dir, url, api_key).upload_file(path, purpose)
     if as_json:
-        out.print_json(file.model_dump_json())
+        print_json(file)
     else:
         out.print(f"Uploaded {file.filename} as {file.id} ({file.bytes} bytes; {_summary(file)}).")
 
@@ -71,9 +61,9 @@ def list_files(
     as_json: JsonOpt = False,
 ) -> None:
     """List uploaded files, newest first."""
-    listing = _backend(data_dir, url, api_key).list_files()
+    listing = backend_for(data_dir, url, api_key).list_files()
     if as_json:
-        out.print_json(listing.model_dump_json())
+        print_json(listing)
         return
     table = Table(title="Files")
     table.add_column("id", no_wrap=True)  # whole, to be copied into other commands
@@ -95,5 +85,5 @@ def delete(
     api_key: KeyOpt = None,
 ) -> None:
     """Delete an uploaded file."""
-    deleted = _backend(data_dir, url, api_key).delete_file(file_id)
+    deleted = backend_for(data_dir, url, api_key).delete_file(file_id)
     out.print(f"Deleted file {deleted.id}.")

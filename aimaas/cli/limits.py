@@ -4,26 +4,24 @@ set rate limits and quotas, and print usage as a Rich table."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from aimaas.cli.backend import Backend, CliError, open_backend
-from aimaas.config import load_settings
+from aimaas.cli.backend import Backend, CliError
+from aimaas.cli.options import (
+    DataDirOpt,
+    JsonOpt,
+    KeyOpt,
+    UrlOpt,
+    backend_for,
+    out,
+    print_json,
+)
 from aimaas.protocol.limits import LimitsOut, UsageList
 from aimaas.security.limits import KEY_LIMITS, TENANT_LIMITS
 
-out = Console()
-
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (AIMAAS_DATA_DIR).")
-]
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Act on a running server (AIMAAS_URL).")]
-KeyOpt = Annotated[str | None, typer.Option("--api-key", help="Key for --url (AIMAAS_API_KEY).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ClearOpt = Annotated[
     bool, typer.Option("--clear", help="Start from no limits (then apply the options given).")
 ]
@@ -41,14 +39,6 @@ JobsOpt = Annotated[str | None, _limit_option("jobs_per_day", "Job submissions p
 BytesOpt = Annotated[
     str | None, _limit_option("upload_bytes_per_day", "Uploaded bytes per UTC day")
 ]
-
-
-def _backend(data_dir: Path | None, url: str | None, api_key: str | None) -> Backend:
-    overrides: dict[str, object] = {}
-    for name, value in (("data_dir", data_dir), ("url", url), ("api_key", api_key)):
-        if value is not None:
-            overrides[name] = value
-    return open_backend(load_settings(**overrides))
 
 
 def parse_limit(name: str, value: str) -> int | None:
@@ -109,7 +99,7 @@ def key_limits(
 ) -> None:
     """Show a key's limits, or change those given (the others stay)."""
     limits = _apply(
-        _backend(data_dir, url, api_key),
+        backend_for(data_dir, url, api_key),
         "key",
         key_id,
         {
@@ -121,7 +111,7 @@ def key_limits(
         clear,
     )
     if as_json:
-        out.print_json(limits.model_dump_json())
+        print_json(limits)
     else:
         print_limits(limits)
 
@@ -142,7 +132,7 @@ def tenant_limits(
 ) -> None:
     """Show a tenant's limits (all its keys together), or change those given."""
     limits = _apply(
-        _backend(data_dir, url, api_key),
+        backend_for(data_dir, url, api_key),
         "tenant",
         tenant,
         {
@@ -156,7 +146,7 @@ def tenant_limits(
         clear,
     )
     if as_json:
-        out.print_json(limits.model_dump_json())
+        print_json(limits)
     else:
         print_limits(limits)
 
@@ -209,11 +199,11 @@ def usage(
 ) -> None:
     """Usage by day, model and key (the key's own with --url; locally, every tenant's),
     with the limits that bind it."""
-    report = _backend(data_dir, url, api_key).usage(
+    report = backend_for(data_dir, url, api_key).usage(
         "tenant" if tenant else "key", of_tenant, of_key, _day(start, "start"), _day(end, "end")
     )
     if as_json:
-        out.print_json(report.model_dump_json())
+        print_json(report)
     else:
         print_usage(report)
 

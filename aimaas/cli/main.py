@@ -12,20 +12,29 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
-from rich.table import Table
 
 from aimaas import __version__
 from aimaas.cli.audit import audit_command
-from aimaas.cli.backend import Backend, CliError, open_backend
+from aimaas.cli.backend import CliError
 from aimaas.cli.doctor import doctor_command
 from aimaas.cli.evaluate import eval_command
 from aimaas.cli.files import files_app
 from aimaas.cli.limits import key_limits, tenant_limits, usage
 from aimaas.cli.optimize import optimize_command
+from aimaas.cli.options import (
+    DataDirOpt,
+    JsonOpt,
+    KeyOpt,
+    UrlOpt,
+    backend_for,
+    out,
+    print_json,
+    print_table,
+    settings_for,
+)
 from aimaas.cli.security import security_app
-from aimaas.config import Settings, load_settings
+from aimaas.config import load_settings
 from aimaas.errors import AimaasError
 from aimaas.protocol.admin import ModelRegister
 from aimaas.protocol.scopes import DEFAULT_SCOPES, Scope
@@ -48,43 +57,7 @@ app.add_typer(security_app, name="security")
 keys_app.command("limits")(key_limits)
 tenants_app.command("limits")(tenant_limits)
 
-out = Console()
 err = Console(stderr=True)
-
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (AIMAAS_DATA_DIR).")
-]
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Act on a running server (AIMAAS_URL).")]
-KeyOpt = Annotated[str | None, typer.Option("--api-key", help="Key for --url (AIMAAS_API_KEY).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _settings(data_dir: Path | None, url: str | None, api_key: str | None) -> Settings:
-    overrides: dict[str, object] = {}
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    if url is not None:
-        overrides["url"] = url
-    if api_key is not None:
-        overrides["api_key"] = api_key
-    return load_settings(**overrides)
-
-
-def _backend(data_dir: Path | None, url: str | None, api_key: str | None) -> Backend:
-    return open_backend(_settings(data_dir, url, api_key))
-
-
-def _print_json(model: BaseModel) -> None:
-    out.print_json(model.model_dump_json())
-
-
-def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    out.print(table)
 
 
 def _when(value: datetime | None) -> str:
@@ -136,9 +109,9 @@ def tenants_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a tenant."""
-    tenant = _backend(data_dir, url, api_key).create_tenant(name)
+    tenant = backend_for(data_dir, url, api_key).create_tenant(name)
     if as_json:
-        _print_json(tenant)
+        print_json(tenant)
     else:
         out.print(f"Created tenant {tenant.name} ({tenant.id}).")
 
@@ -151,11 +124,11 @@ def tenants_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List tenants."""
-    tenants = _backend(data_dir, url, api_key).list_tenants()
+    tenants = backend_for(data_dir, url, api_key).list_tenants()
     if as_json:
-        _print_json(tenants)
+        print_json(tenants)
         return
-    _table(
+    print_table(
         "Tenants",
         ["id", "name", "created"],
         [[t.id, t.name, _when(t.created_at)] for t in tenants.data],
@@ -179,9 +152,9 @@ def keys_create(
 ) -> None:
     """Create an API key; the key is printed once and never stored."""
     scopes = [s.value for s in (scope or list(DEFAULT_SCOPES))]
-    created = _backend(data_dir, url, api_key).create_key(tenant, scopes, name, expires_at)
+    created = backend_for(data_dir, url, api_key).create_key(tenant, scopes, name, expires_at)
     if as_json:
-        _print_json(created)
+        print_json(created)
         return
     out.print(
         f"Key {created.id} for tenant {created.tenant_name}, scopes {', '.join(created.scopes)}."
@@ -198,11 +171,11 @@ def keys_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List API keys (prefixes only)."""
-    keys = _backend(data_dir, url, api_key).list_keys()
+    keys = backend_for(data_dir, url, api_key).list_keys()
     if as_json:
-        _print_json(keys)
+        print_json(keys)
         return
-    _table(
+    print_table(
         "API keys",
         ["id", "tenant", "prefix", "scopes", "expires", "revoked"],
         [
@@ -227,7 +200,7 @@ def keys_revoke(
     api_key: KeyOpt = None,
 ) -> None:
     """Revoke an API key; it stops working at once."""
-    key = _backend(data_dir, url, api_key).revoke_key(key_id)
+    key = backend_for(data_dir, url, api_key).revoke_key(key_id)
     out.print(f"Revoked key {key.id} of tenant {key.tenant_name}.")
 
 
@@ -239,11 +212,11 @@ def models_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List models (all tenants' locally; the key's visible models with --url)."""
-    models = _backend(data_dir, url, api_key).list_models()
+    models = backend_for(data_dir, url, api_key).list_models()
     if as_json:
-        _print_json(models)
+        print_json(models)
         return
-    _table("Models", ["id", "owned by"], [[m.id, m.owned_by] for m in models.data])
+    print_table("Models", ["id", "owned by"], [[m.id, m.owned_by] for m in models.data])
 
 
 @models_app.command("add")
@@ -292,9 +265,9 @@ def models_add(
         keep_alive_seconds=keep_alive,
         chat_template=template,
     )
-    registered = _backend(data_dir, url, api_key).register_model(request)
+    registered = backend_for(data_dir, url, api_key).register_model(request)
     if as_json:
-        _print_json(registered)
+        print_json(registered)
         return
     out.print(
         f"Registered {registered.name} version {registered.version} ({registered.format}: "
@@ -331,7 +304,7 @@ def train(
     from aimaas.cli.train import parse_assignments, run_training
 
     job = run_training(
-        _settings(data_dir, url, api_key),
+        settings_for(data_dir, url, api_key),
         algorithm=algorithm,
         file=file,
         model=model,
@@ -364,7 +337,7 @@ def chat(
     """Chat with a model of a running server, streaming the answers. Ctrl-D ends."""
     from aimaas.cli.chat import run_chat
 
-    run_chat(_settings(data_dir, url, api_key), model=model, max_tokens=max_tokens)
+    run_chat(settings_for(data_dir, url, api_key), model=model, max_tokens=max_tokens)
 
 
 def main() -> None:

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from aimaas.cli.backend import CliError
-from aimaas.config import Settings, load_settings
+from aimaas.cli.options import DataDirOpt, out, settings_for
+from aimaas.config import Settings
 from aimaas.crypto import MasterKey, MasterKeyError, load_master_key, new_key_text
 from aimaas.registry.db import Database
 from aimaas.registry.store import SealedStore
@@ -36,15 +36,6 @@ security_app = typer.Typer(
     no_args_is_help=True,
     help="Encryption at rest: make and rotate the master key, seal what was stored before it.",
 )
-out = Console()
-
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (AIMAAS_DATA_DIR).")
-]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    return load_settings(**({"data_dir": data_dir} if data_dir is not None else {}))
 
 
 def _database(settings: Settings) -> Database:
@@ -96,7 +87,7 @@ def rotate_master_key(
 ) -> None:
     """Re-wrap every data key under a new master key, in one transaction, without
     re-encrypting data. Stop the server first; start it again with the new key."""
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     old = _current_key(settings)
     if old is None:
         raise CliError(
@@ -129,7 +120,7 @@ def seal_existing_command(data_dir: DataDirOpt = None) -> None:
     """Seal the artifacts stored before the master key was set, in place: each plaintext
     object is removed once its sealed copies decrypt to the same sha256. Stop the server
     first; safe to interrupt and run again."""
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     key = _current_key(settings)
     if key is None:
         raise CliError(
@@ -201,7 +192,7 @@ def status(
 ) -> None:
     """The configured master key, the keys the data keys are wrapped by, and how many
     artifacts are sealed and how many still plaintext."""
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     key = _current_key(settings)
     db = _database(settings)
     try:

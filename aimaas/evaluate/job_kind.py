@@ -48,23 +48,17 @@ def handle(context: JobContext[EvaluationJobSpec]) -> Finalize[EvaluationJobResu
     return run_evaluation(context)
 
 
+# What a finished evaluation shows of its result (the rest is its spec, or its report's files).
+_SCORES = {"task", "rows", "metrics", "per_class", "confusion_matrix", "labels", "unseen_labels",
+           "notes"}  # fmt: skip
+
+
 def view(job: JobRecord[EvaluationJobSpec, EvaluationJobResult]) -> EvaluationObject:
     spec, result = job.spec, job.result
     return EvaluationObject(
         **job.state(),
-        model=spec.model,
-        version=spec.version,
-        method=spec.method,
-        file=spec.file,
-        target=spec.target,
-        task=None if result is None else result.task,
-        rows=None if result is None else result.rows,
-        metrics=None if result is None else result.metrics,
-        per_class=None if result is None else result.per_class,
-        confusion_matrix=None if result is None else result.confusion_matrix,
-        labels=None if result is None else result.labels,
-        unseen_labels=None if result is None else result.unseen_labels,
-        notes=None if result is None else result.notes,
+        **spec.model_dump(exclude={"ref", "version_id"}),
+        **({} if result is None else result.model_dump(include=_SCORES)),
         report_url=f"/v1/evaluations/{job.id}/report" if job.succeeded else None,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -14,6 +14,14 @@ ResultT = TypeVar("ResultT", bound=BaseModel)
 
 def _seconds(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
+
+
+@runtime_checkable
+class RegisteredVersion(Protocol):
+    """The result of a kind that registers a model version."""
+
+    model: str
+    version: int
 
 
 @dataclass(frozen=True)
@@ -45,4 +53,15 @@ class JobRecord(Generic[SpecT, ResultT]):
             "started_at": _seconds(self.started_at),
             "finished_at": _seconds(self.finished_at),
             "error": self.error,
+        }
+
+    def producing_state(self) -> dict[str, Any]:
+        """``state()`` with the attempts and the version the job registered, for kinds whose
+        result names one (``protocol.jobs.ProducingJobState``)."""
+        made = self.result if isinstance(self.result, RegisteredVersion) else None
+        return {
+            **self.state(),
+            "attempts": self.attempts,
+            "result_model": None if made is None else made.model,
+            "result_version": None if made is None else made.version,
         }

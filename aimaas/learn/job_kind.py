@@ -48,18 +48,8 @@ def handle(context: JobContext[TrainingJobSpec]) -> Finalize[TrainingJobResult]:
 def view(job: JobRecord[TrainingJobSpec, TrainingJobResult]) -> TrainingJob:
     spec, result = job.spec, job.result
     return TrainingJob(
-        **job.state(),
-        attempts=job.attempts,
-        result_model=None if result is None else result.model,
-        result_version=None if result is None else result.version,
-        model=spec.model,
-        algorithm=spec.algorithm,
-        training_file=spec.training_file,
-        validation_file=spec.validation_file,
-        validation_split=spec.validation_split,
-        target=spec.target,
-        hyperparameters=spec.hyperparameters.model_dump(mode="json"),
-        seed=spec.seed,
+        **job.producing_state(),
+        **spec.model_dump(mode="json"),  # every field of the spec is shown
         metrics=None if result is None else result.metrics,
     )
 

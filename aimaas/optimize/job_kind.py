@@ -57,16 +57,8 @@ def handle(context: JobContext[OptimizationJobSpec]) -> Finalize[OptimizationJob
 def view(job: JobRecord[OptimizationJobSpec, OptimizationJobResult]) -> OptimizationObject:
     spec, result = job.spec, job.result
     return OptimizationObject(
-        **job.state(),
-        attempts=job.attempts,
-        result_model=None if result is None else result.model,
-        result_version=None if result is None else result.version,
-        model=spec.model,
-        source_model=spec.source_model,
-        source_version=spec.source_version,
-        method=spec.method,
-        options=spec.options.model_dump(mode="json"),
-        evaluation_file=spec.evaluation_file,
+        **job.producing_state(),
+        **spec.model_dump(mode="json", exclude={"source_version_id"}),
         comparison=None if result is None else result.comparison,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,19 @@ from aimaas.registry.tables import File, ModelVersion
 # "model": weights and descriptions, checked by aimaas.runtime.model_uploads.
 PURPOSES = ("training", "evaluation", "fine-tune", "model")
 MAX_FILENAME = 255
+
+
+@dataclass(frozen=True)
+class FileQuery:
+    """Which of a tenant's files to list: of one purpose or all, after the file ``after``
+    (the last one of the previous page), at most ``limit`` (all when None), newest first or
+    oldest first."""
+
+    tenant_id: str
+    purpose: str | None = None
+    after: str | None = None
+    limit: int | None = None
+    newest_first: bool = True
 
 
 def validate_purpose(purpose: str) -> str:
@@ -68,25 +82,18 @@ def create_file(
     return row
 
 
-def list_files(
-    session: Session,
-    *,
-    tenant_id: str,
-    purpose: str | None = None,
-    after: str | None = None,
-    limit: int | None = None,
-    newest_first: bool = True,
-) -> Sequence[File]:
-    """A tenant's files, newest first (or oldest first); ``after`` is the id of the last file
-    of the previous page."""
-    query = select(File).where(File.tenant_id == tenant_id)
-    if purpose is not None:
-        query = query.where(File.purpose == purpose)
-    if after is not None:
-        cursor = session.get(File, after)
-        if cursor is None or cursor.tenant_id != tenant_id:
-            raise InvalidInput(f"'after' names no file of yours: {after[:64]!r}.", param="after")
-        if newest_first:
+def list_files(session: Session, wanted: FileQuery) -> Sequence[File]:
+    """A tenant's files in ``wanted``'s order, after its cursor file, up to its limit."""
+    query = select(File).where(File.tenant_id == wanted.tenant_id)
+    if wanted.purpose is not None:
+        query = query.where(File.purpose == wanted.purpose)
+    if wanted.after is not None:
+        cursor = session.get(File, wanted.after)
+        if cursor is None or cursor.tenant_id != wanted.tenant_id:
+            raise InvalidInput(
+                f"'after' names no file of yours: {wanted.after[:64]!r}.", param="after"
+            )
+        if wanted.newest_first:
             query = query.where(
                 or_(
                     File.created_at < cursor.created_at,
@@ -100,12 +107,12 @@ def list_files(
                     and_(File.created_at == cursor.created_at, File.id > cursor.id),
                 )
             )
-    if newest_first:
+    if wanted.newest_first:
         query = query.order_by(File.created_at.desc(), File.id.desc())
     else:
         query = query.order_by(File.created_at, File.id)
-    if limit is not None:
-        query = query.limit(limit)
+    if wanted.limit is not None:
+        query = query.limit(wanted.limit)
     return session.scalars(query).all()
 
 

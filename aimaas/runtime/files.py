@@ -4,12 +4,14 @@ always agree."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aimaas.protocol.files import FileList, FileObject
 from aimaas.registry import files
 from aimaas.registry.db import Database
+from aimaas.registry.files import FileQuery
 from aimaas.registry.store import ArtifactStore
 from aimaas.registry.tables import File
 
@@ -59,25 +61,12 @@ def store_upload(
     return file_object(row)
 
 
-def list_files(
-    db: Database,
-    *,
-    tenant_id: str,
-    purpose: str | None = None,
-    after: str | None = None,
-    limit: int | None = None,
-    newest_first: bool = True,
-) -> FileList:
-    """One page of a tenant's files (every file when ``limit`` is None)."""
+def list_files(db: Database, wanted: FileQuery) -> FileList:
+    """One page of a tenant's files (every file when ``wanted.limit`` is None)."""
+    limit = wanted.limit
     with db.session() as session:
-        rows = files.list_files(
-            session,
-            tenant_id=tenant_id,
-            purpose=purpose,
-            after=after,
-            limit=None if limit is None else limit + 1,
-            newest_first=newest_first,
-        )
+        one_more = replace(wanted, limit=None if limit is None else limit + 1)
+        rows = files.list_files(session, one_more)
         page = [file_object(row) for row in rows[:limit]]
     if limit is None:
         return FileList(data=page)

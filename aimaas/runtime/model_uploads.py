@@ -18,9 +18,8 @@ from aimaas.learn.descriptions import DescriptionSummary, check_description
 from aimaas.uploads.gguf_files import GgufSummary, check_gguf
 from aimaas.uploads.limits import UploadLimits
 from aimaas.uploads.onnx_files import OnnxSummary, check_onnx
-from aimaas.uploads.refusal import refused
 from aimaas.uploads.safetensors_files import SafetensorsSummary, check_safetensors
-from aimaas.uploads.sniff import HEAD_BYTES, MODEL_FORMATS_HINT, sniff_model
+from aimaas.uploads.sniff import MODEL_FORMATS_HINT, read_head, sniff_model
 
 ModelSummary = Annotated[
     SafetensorsSummary | GgufSummary | OnnxSummary | DescriptionSummary,
@@ -34,11 +33,7 @@ def inspect_model_upload(
     """Check an uploaded model file and summarise it.
 
     The format is judged from the content; ``filename`` only sharpens an error message."""
-    if path.stat().st_size == 0:
-        raise refused(f"The file is empty; {MODEL_FORMATS_HINT}.")
-    with path.open("rb") as stream:
-        head = stream.read(HEAD_BYTES)
-    kind = sniff_model(head, filename)
+    kind = sniff_model(read_head(path, MODEL_FORMATS_HINT), filename)
     if kind == "safetensors":
         return check_safetensors(path, limits)
     if kind == "gguf":

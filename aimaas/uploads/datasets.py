@@ -26,7 +26,7 @@ from aimaas.uploads.jsonl import JsonlSummary, inspect_jsonl, read_jsonl
 from aimaas.uploads.limits import UploadLimits
 from aimaas.uploads.npz import NpzSummary, inspect_npz, is_npz, read_npz
 from aimaas.uploads.refusal import refused
-from aimaas.uploads.sniff import DATA_FORMATS_HINT, HEAD_BYTES, sniff_data
+from aimaas.uploads.sniff import DATA_FORMATS_HINT, read_head, sniff_data
 
 DataSummary = Annotated[
     CsvSummary | NpzSummary | JsonlSummary | ImageFoldersSummary, Field(discriminator="format")
@@ -40,11 +40,7 @@ def inspect_upload(
     """Check an uploaded data file and summarise it.
 
     The format is judged from the content; ``filename`` only sharpens an error message."""
-    if path.stat().st_size == 0:
-        raise refused(f"The file is empty; {DATA_FORMATS_HINT}.")
-    with path.open("rb") as stream:
-        head = stream.read(HEAD_BYTES)
-    kind = sniff_data(head, filename)
+    kind = sniff_data(read_head(path, DATA_FORMATS_HINT), filename)
     if kind == "csv":
         return inspect_csv(path, limits)
     if kind == "jsonl":

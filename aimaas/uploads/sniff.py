@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import pickletools
+from pathlib import Path
 from typing import Literal
 
 from aimaas.uploads.refusal import refused
@@ -38,6 +39,15 @@ _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
 _SPACE = " \t\r\n"
 # ModelProto's fields and their protobuf wire types (0 varint, 2 length-delimited).
 ONNX_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
+
+
+def read_head(path: Path, formats_hint: str) -> bytes:
+    """The first bytes the sniffers judge a file by; an empty file is refused, naming the
+    formats that are accepted."""
+    if path.stat().st_size == 0:
+        raise refused(f"The file is empty; {formats_hint}.")
+    with path.open("rb") as stream:
+        return stream.read(HEAD_BYTES)
 
 
 def sniff_data(head: bytes, filename: str) -> DataKind:

@@ -10,6 +10,7 @@ from aimaas.errors import InvalidInput, NotFound
 from aimaas.protocol.files import FileObject
 from aimaas.registry import repository
 from aimaas.registry.db import Database
+from aimaas.registry.files import FileQuery
 from aimaas.registry.store import ArtifactStore, PlainStore
 from aimaas.runtime import files
 
@@ -50,7 +51,7 @@ def test_an_upload_is_answered_as_the_file_object_it_lists_and_gets_as(
     assert stored.filename == "rows.csv" and stored.purpose == "training"
     assert stored.details is not None and stored.details["format"] == "csv"
     assert files.get_file(db, tenant_id=tenant, file_id=stored.id) == stored
-    assert files.list_files(db, tenant_id=tenant).data == [stored]
+    assert files.list_files(db, FileQuery(tenant)).data == [stored]
 
 
 def test_pages_say_where_they_end_and_whether_more_follow(
@@ -62,16 +63,16 @@ def test_pages_say_where_they_end_and_whether_more_follow(
         csv = tmp_path / f"rows{n}.csv"
         csv.write_text(f"x,label\n{n},a\n{n + 1},b\n")
         uploaded.append(_upload(db, store, tenant, csv))
-    first = files.list_files(db, tenant_id=tenant, limit=2, newest_first=False)
+    first = files.list_files(db, FileQuery(tenant, limit=2, newest_first=False))
     assert [f.id for f in first.data] == [f.id for f in uploaded[:2]]
     assert (first.first_id, first.last_id, first.has_more) == (
         uploaded[0].id,
         uploaded[1].id,
         True,
     )
-    rest = files.list_files(db, tenant_id=tenant, after=first.last_id, limit=2, newest_first=False)
+    rest = files.list_files(db, FileQuery(tenant, after=first.last_id, limit=2, newest_first=False))
     assert [f.id for f in rest.data] == [uploaded[2].id] and not rest.has_more
-    everything = files.list_files(db, tenant_id=tenant)  # no limit: one page, no cursor
+    everything = files.list_files(db, FileQuery(tenant))  # no limit: one page, no cursor
     assert len(everything.data) == 3 and everything.first_id is None and not everything.has_more
 
 

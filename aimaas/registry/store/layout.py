@@ -89,3 +89,24 @@ def chunks(data: Data) -> Iterable[bytes]:
 def file_chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as stream:
         yield from iter(lambda: stream.read(CHUNK), b"")
+
+
+class LaidOutStore:
+    """What both stores share: their files under a ``Layout``, prepared before first use and
+    checked against the master keys the registry knows (``check_master_key``, per store)."""
+
+    encrypted: bool
+
+    def __init__(self, root: Path) -> None:
+        self._layout = Layout(root)
+
+    @property
+    def root(self) -> Path:
+        return self._layout.root
+
+    def prepare(self) -> None:
+        self._layout.prepare()
+        self.check_master_key()
+
+    def check_master_key(self) -> None:
+        raise NotImplementedError

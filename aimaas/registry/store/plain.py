@@ -13,30 +13,20 @@ from typing import TYPE_CHECKING
 from aimaas.errors import NotFound
 from aimaas.registry.store.data_keys import counts_by_master_key
 from aimaas.registry.store.interface import Data, LocalFile, Owner
-from aimaas.registry.store.layout import Layout, chunks
+from aimaas.registry.store.layout import LaidOutStore, chunks
 
 if TYPE_CHECKING:
     from aimaas.registry.db import Database
 
 
-class PlainStore:
+class PlainStore(LaidOutStore):
+    encrypted = False
+
     def __init__(self, root: Path, *, db: Database | None = None) -> None:
+        super().__init__(root)
         self.db = db  # only to refuse a data directory that is encrypted at rest
-        self._layout = Layout(root)
-
-    @property
-    def root(self) -> Path:
-        return self._layout.root
-
-    @property
-    def encrypted(self) -> bool:
-        return False
 
     # --- lifecycle ---------------------------------------------------------------------
-
-    def prepare(self) -> None:
-        self._layout.prepare()
-        self.check_master_key()
 
     def check_master_key(self) -> None:
         if self.db is None:

@@ -31,7 +31,7 @@ from aimaas import crypto
 from aimaas.errors import IntegrityFailed
 from aimaas.registry.store.data_keys import counts_by_master_key, wrap_context
 from aimaas.registry.store.interface import Data, LocalFile, Owner
-from aimaas.registry.store.layout import CHUNK, Layout, chunks, file_chunks
+from aimaas.registry.store.layout import CHUNK, LaidOutStore, chunks, file_chunks
 from aimaas.registry.tables import DataKey
 
 if TYPE_CHECKING:
@@ -61,30 +61,20 @@ def _unavailable(owner: Owner, what: str) -> str:
     )
 
 
-class SealedStore:
+class SealedStore(LaidOutStore):
+    encrypted = True
+
     def __init__(self, root: Path, *, db: Database, master_key: crypto.MasterKey) -> None:
         if not hasattr(os, "memfd_create"):
             raise ValueError(
                 "Encryption at rest needs Linux: decrypted files live in memory-backed files "
                 "(memfd), never on disk."
             )
+        super().__init__(root)
         self.db = db
         self.master_key = master_key
-        self._layout = Layout(root)
-
-    @property
-    def root(self) -> Path:
-        return self._layout.root
-
-    @property
-    def encrypted(self) -> bool:
-        return True
 
     # --- lifecycle ---------------------------------------------------------------------
-
-    def prepare(self) -> None:
-        self._layout.prepare()
-        self.check_master_key()
 
     def check_master_key(self) -> None:
         counts = counts_by_master_key(self.db)

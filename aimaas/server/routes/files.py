@@ -17,6 +17,7 @@ from aimaas.errors import Forbidden
 from aimaas.protocol.files import FileDeleted, FileList, FileObject
 from aimaas.protocol.scopes import Scope
 from aimaas.registry import files
+from aimaas.registry.files import FileQuery
 from aimaas.runtime import files as uploaded
 from aimaas.security.principal import Principal
 from aimaas.server.audit import Audit
@@ -111,14 +112,8 @@ def list_files(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
     order: Literal["asc", "desc"] = "desc",
 ) -> FileList:
-    return uploaded.list_files(
-        db,
-        tenant_id=caller.tenant_id,
-        purpose=purpose,
-        after=after,
-        limit=limit,
-        newest_first=order == "desc",
-    )
+    wanted = FileQuery(caller.tenant_id, purpose, after, limit, newest_first=order == "desc")
+    return uploaded.list_files(db, wanted)
 
 
 @router.get("/files/{file_id}")

@@ -1,0 +1,49 @@
+"""What every admin command shares: where it acts (the local data directory, or a running
+server with ``--url`` and ``--api-key``), ``--json``, and how it prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from aimaas.cli.backend import Backend, open_backend
+from aimaas.config import Settings, load_settings
+
+out = Console()
+
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (AIMAAS_DATA_DIR).")
+]
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Act on a running server (AIMAAS_URL).")]
+KeyOpt = Annotated[str | None, typer.Option("--api-key", help="Key for --url (AIMAAS_API_KEY).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def settings_for(
+    data_dir: Path | None, url: str | None = None, api_key: str | None = None
+) -> Settings:
+    """The settings, with the options given on the command line in place of the others."""
+    given = {"data_dir": data_dir, "url": url, "api_key": api_key}
+    return load_settings(**{name: value for name, value in given.items() if value is not None})
+
+
+def backend_for(data_dir: Path | None, url: str | None, api_key: str | None) -> Backend:
+    return open_backend(settings_for(data_dir, url, api_key))
+
+
+def print_json(model: BaseModel) -> None:
+    out.print_json(model.model_dump_json())
+
+
+def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
