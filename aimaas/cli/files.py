@@ -18,6 +18,7 @@ from aimaas.cli.options import (
     backend_for,
     out,
     print_json,
+    show,
 )
 from aimaas.protocol.files import FileObject
 
@@ -47,10 +48,11 @@ def upload(
 ) -> None:
     """Upload a CSV, NPZ, JSONL or zip of image folders; it is checked before it is kept."""
     file = backend_for(data_dir, url, api_key).upload_file(path, purpose)
-    if as_json:
-        print_json(file)
-    else:
-        out.print(f"Uploaded {file.filename} as {file.id} ({file.bytes} bytes; {_summary(file)}).")
+    show(
+        file,
+        as_json,
+        f"Uploaded {file.filename} as {file.id} ({file.bytes} bytes; {_summary(file)}).",
+    )
 
 
 @files_app.command("list")

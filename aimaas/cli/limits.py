@@ -10,15 +10,7 @@ import typer
 from rich.table import Table
 
 from aimaas.cli.backend import Backend, CliError
-from aimaas.cli.options import (
-    DataDirOpt,
-    JsonOpt,
-    KeyOpt,
-    UrlOpt,
-    backend_for,
-    out,
-    print_json,
-)
+from aimaas.cli.options import DataDirOpt, JsonOpt, KeyOpt, UrlOpt, backend_for, show
 from aimaas.protocol.limits import LimitsOut, UsageList
 from aimaas.security.limits import KEY_LIMITS, TENANT_LIMITS
 
@@ -54,7 +46,7 @@ def parse_limit(name: str, value: str) -> int | None:
         ) from None
 
 
-def print_limits(limits: LimitsOut) -> None:
+def limits_table(limits: LimitsOut) -> Table:
     label = f"{limits.subject} {limits.name or limits.id}"
     table = Table(title=f"Limits of {label}")
     for column in ("limit", "value", "used", "remaining"):
@@ -67,7 +59,7 @@ def print_limits(limits: LimitsOut) -> None:
             f"{limits.used.get(name, 0):,}",
             "-" if remaining is None else f"{remaining:,}",
         )
-    out.print(table)
+    return table
 
 
 def _apply(
@@ -110,10 +102,7 @@ def key_limits(
         },
         clear,
     )
-    if as_json:
-        print_json(limits)
-    else:
-        print_limits(limits)
+    show(limits, as_json, limits_table(limits))
 
 
 def tenant_limits(
@@ -145,13 +134,10 @@ def tenant_limits(
         },
         clear,
     )
-    if as_json:
-        print_json(limits)
-    else:
-        print_limits(limits)
+    show(limits, as_json, limits_table(limits))
 
 
-def print_usage(report: UsageList) -> None:
+def usage_tables(report: UsageList) -> list[Table]:
     table = Table(title=f"Usage {report.start} to {report.end}")
     for column in ("date", "model", "key", "requests", "prompt tokens", "completion tokens"):
         table.add_column(
@@ -176,10 +162,12 @@ def print_usage(report: UsageList) -> None:
             f"{sum(r.prompt_tokens for r in report.data):,}",
             f"{sum(r.completion_tokens for r in report.data):,}",
         )
-    out.print(table)
-    for limits in report.limits.values():
-        if any(value is not None for value in limits.limits.values()):
-            print_limits(limits)
+    limited = [
+        limits
+        for limits in report.limits.values()
+        if any(value is not None for value in limits.limits.values())
+    ]
+    return [table, *(limits_table(limits) for limits in limited)]
 
 
 def usage(
@@ -202,10 +190,7 @@ def usage(
     report = backend_for(data_dir, url, api_key).usage(
         "tenant" if tenant else "key", of_tenant, of_key, _day(start, "start"), _day(end, "end")
     )
-    if as_json:
-        print_json(report)
-    else:
-        print_usage(report)
+    show(report, as_json, *usage_tables(report))
 
 
 def _day(value: str | None, name: str) -> date | None:

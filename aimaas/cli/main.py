@@ -29,9 +29,9 @@ from aimaas.cli.options import (
     UrlOpt,
     backend_for,
     out,
-    print_json,
-    print_table,
     settings_for,
+    show,
+    table,
 )
 from aimaas.cli.security import security_app
 from aimaas.config import load_settings
@@ -110,10 +110,7 @@ def tenants_create(
 ) -> None:
     """Create a tenant."""
     tenant = backend_for(data_dir, url, api_key).create_tenant(name)
-    if as_json:
-        print_json(tenant)
-    else:
-        out.print(f"Created tenant {tenant.name} ({tenant.id}).")
+    show(tenant, as_json, f"Created tenant {tenant.name} ({tenant.id}).")
 
 
 @tenants_app.command("list")
@@ -125,14 +122,8 @@ def tenants_list(
 ) -> None:
     """List tenants."""
     tenants = backend_for(data_dir, url, api_key).list_tenants()
-    if as_json:
-        print_json(tenants)
-        return
-    print_table(
-        "Tenants",
-        ["id", "name", "created"],
-        [[t.id, t.name, _when(t.created_at)] for t in tenants.data],
-    )
+    rows = [[t.id, t.name, _when(t.created_at)] for t in tenants.data]
+    show(tenants, as_json, table("Tenants", ["id", "name", "created"], rows))
 
 
 @keys_app.command("create")
@@ -153,14 +144,14 @@ def keys_create(
     """Create an API key; the key is printed once and never stored."""
     scopes = [s.value for s in (scope or list(DEFAULT_SCOPES))]
     created = backend_for(data_dir, url, api_key).create_key(tenant, scopes, name, expires_at)
-    if as_json:
-        print_json(created)
-        return
-    out.print(
-        f"Key {created.id} for tenant {created.tenant_name}, scopes {', '.join(created.scopes)}."
+    show(
+        created,
+        as_json,
+        f"Key {created.id} for tenant {created.tenant_name}, scopes {', '.join(created.scopes)}.",
+        "Store it now; it is not shown again:",
     )
-    out.print("Store it now; it is not shown again:")
-    print(created.key)
+    if not as_json:
+        print(created.key)  # plain, never wrapped or styled
 
 
 @keys_app.command("list")
@@ -172,24 +163,13 @@ def keys_list(
 ) -> None:
     """List API keys (prefixes only)."""
     keys = backend_for(data_dir, url, api_key).list_keys()
-    if as_json:
-        print_json(keys)
-        return
-    print_table(
-        "API keys",
-        ["id", "tenant", "prefix", "scopes", "expires", "revoked"],
-        [
-            [
-                k.id,
-                k.tenant_name,
-                k.prefix + "...",
-                ",".join(k.scopes),
-                _when(k.expires_at),
-                _when(k.revoked_at),
-            ]
-            for k in keys.data
-        ],
-    )
+    columns = ["id", "tenant", "prefix", "scopes", "expires", "revoked"]
+    rows = [
+        [k.id, k.tenant_name, k.prefix + "...", ",".join(k.scopes), _when(k.expires_at),
+         _when(k.revoked_at)]
+        for k in keys.data
+    ]  # fmt: skip
+    show(keys, as_json, table("API keys", columns, rows))
 
 
 @keys_app.command("revoke")
@@ -213,10 +193,8 @@ def models_list(
 ) -> None:
     """List models (all tenants' locally; the key's visible models with --url)."""
     models = backend_for(data_dir, url, api_key).list_models()
-    if as_json:
-        print_json(models)
-        return
-    print_table("Models", ["id", "owned by"], [[m.id, m.owned_by] for m in models.data])
+    rows = [[m.id, m.owned_by] for m in models.data]
+    show(models, as_json, table("Models", ["id", "owned by"], rows))
 
 
 @models_app.command("add")
@@ -266,12 +244,11 @@ def models_add(
         chat_template=template,
     )
     registered = backend_for(data_dir, url, api_key).register_model(request)
-    if as_json:
-        print_json(registered)
-        return
-    out.print(
+    show(
+        registered,
+        as_json,
         f"Registered {registered.name} version {registered.version} ({registered.format}: "
-        f"{', '.join(registered.capabilities)}), owned by {registered.owner}."
+        f"{', '.join(registered.capabilities)}), owned by {registered.owner}.",
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 
 from aimaas.cli.backend import Backend, open_backend
@@ -40,10 +40,19 @@ def print_json(model: BaseModel) -> None:
     out.print_json(model.model_dump_json())
 
 
-def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title)
+def show(value: BaseModel, as_json: bool, *text: RenderableType) -> None:
+    """``value`` as JSON with ``--json``, else ``text``: lines or tables, one after another."""
+    if as_json:
+        print_json(value)
+        return
+    for part in text:
+        out.print(part)
+
+
+def table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    shown = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        shown.add_column(column)
     for row in rows:
-        table.add_row(*row)
-    out.print(table)
+        shown.add_row(*row)
+    return shown

@@ -53,6 +53,13 @@ class Message:
     tool_calls: tuple[dict[str, Any], ...] = ()  # a previous answer's calls, as the client sent
     tool_call_id: str | None = None
 
+    def references(self) -> dict[str, Any]:
+        """The fields every backend passes on as they are, those that are set: the speaker's
+        name, a previous answer's tool calls, the id of the call a tool message answers."""
+        fields = {"name": self.name, "tool_calls": list(self.tool_calls) or None,
+                  "tool_call_id": self.tool_call_id}  # fmt: skip
+        return {key: value for key, value in fields.items() if value is not None}
+
 
 @dataclass(frozen=True)
 class Tool:

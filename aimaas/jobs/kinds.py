@@ -21,7 +21,11 @@ from aimaas.jobs.context import Finalize, JobContext
 from aimaas.jobs.record import JobRecord
 from aimaas.registry.db import Database
 from aimaas.registry.store import ArtifactStore
-from aimaas.registry.tables import Job
+from aimaas.registry.tables import Job, columns
+
+# What a JobRecord reads of its row as it is (the spec and result are read back typed).
+_RECORD_COLUMNS = ("id", "kind", "tenant_id", "status", "created_at", "started_at",
+                   "finished_at", "error", "attempts")  # fmt: skip
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 SpecT = TypeVar("SpecT", bound=BaseModel)
@@ -53,15 +57,7 @@ class JobKind(Generic[RequestT, SpecT, ResultT, ViewT]):
     def record(self, row: Job, spec: SpecT | None = None) -> JobRecord[SpecT, ResultT]:
         """The row, its spec and result read back typed (``spec``: already known)."""
         return JobRecord(
-            id=row.id,
-            kind=row.kind,
-            tenant_id=row.tenant_id,
-            status=row.status,
-            created_at=row.created_at,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            error=row.error,
-            attempts=row.attempts,
+            **columns(row, _RECORD_COLUMNS),
             spec=spec if spec is not None else self.spec.model_validate(row.spec),
             result=None if row.result is None else self.result.model_validate(row.result),
         )

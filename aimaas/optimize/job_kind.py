@@ -38,13 +38,11 @@ def validate(submission: Submission, request: OptimizationCreate) -> Optimizatio
         data=data,
     )  # fmt: skip
     return OptimizationJobSpec(
-        model=request.model,
+        **request.model_dump(include={"model", "method", "evaluation_file"}),
         source_model=source.name,
         source_version=source.version,
         source_version_id=source.version_id,
-        method=request.method,
         options=options,
-        evaluation_file=request.evaluation_file,
     )
 
 

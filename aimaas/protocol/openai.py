@@ -6,12 +6,16 @@ with 400 naming it, so no parameter is ever silently ignored.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aimaas.engine import types as engine
 from aimaas.protocol.common import Strict
+
+# The request's sampling fields, named as the engine names them (``stop`` is normalized).
+_SAMPLED = {field.name for field in fields(engine.SamplingParams)} - {"stop"}
 
 MAX_N = 16
 MAX_STOP = 16
@@ -121,17 +125,7 @@ class SamplingFields(Strict):
 
     def sampling(self) -> engine.SamplingParams:
         stops = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
-        return engine.SamplingParams(
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            min_p=self.min_p,
-            seed=self.seed,
-            presence_penalty=self.presence_penalty,
-            frequency_penalty=self.frequency_penalty,
-            logit_bias=self.logit_bias,
-            stop=tuple(stops),
-        )
+        return engine.SamplingParams(**self.model_dump(include=_SAMPLED), stop=tuple(stops))
 
 
 class TextPart(Strict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -222,16 +223,20 @@ def register_model(
     return model, version
 
 
-def ensure_shared_model(
-    session: Session,
-    *,
-    name: str,
-    task: str,
-    format: str,
-    details: dict[str, Any],
-    description: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class SharedModel:
+    """A model every tenant sees (the defaults), as its newest version describes it."""
+
+    name: str
+    task: str
+    format: str
+    details: dict[str, Any]
+    description: str | None = None
+
+
+def ensure_shared_model(session: Session, shared: SharedModel) -> None:
     """A shared model with exactly these details as its newest version (idempotent)."""
+    name, details, format = shared.name, shared.details, shared.format
     model = session.scalar(select(Model).where(Model.name == name, Model.tenant_id.is_(None)))
     if model is not None:
         newest = session.scalar(
@@ -242,15 +247,7 @@ def ensure_shared_model(
         )
         if newest is not None and newest.details == details and newest.format == format:
             return
-    register_model(
-        session,
-        tenant_id=None,
-        name=name,
-        task=task,
-        format=format,
-        details=details,
-        description=description,
-    )
+    register_model(session, tenant_id=None, **asdict(shared))
 
 
 def resolve_version(session: Session, *, tenant_id: str, ref: str) -> tuple[Model, ModelVersion]:

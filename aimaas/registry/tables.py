@@ -45,6 +45,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def columns(row: Base, names: tuple[str, ...]) -> dict[str, Any]:
+    """These columns of ``row`` by name, for a typed object whose fields share their names."""
+    return {name: getattr(row, name) for name in names}
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),

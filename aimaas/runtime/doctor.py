@@ -15,6 +15,7 @@ from aimaas.engine.generated_text import generated_text
 from aimaas.engine.native import NativeEngine
 from aimaas.engine.types import GenerationRequest, Message, SamplingParams, TextGenerator
 from aimaas.errors import AimaasError
+from aimaas.registry.repository import SharedModel
 from aimaas.runtime.defaults import DEFAULT_MODELS, check_model
 from aimaas.runtime.embeddings import Embedder, SentenceEmbedder
 from aimaas.runtime.manager import ModelManager
@@ -47,15 +48,13 @@ class Diagnosis:
         return names + [m.name for m in self.models if not m.ok]
 
 
-def _spec(model: dict[str, object]) -> ModelSpec:
-    details = model["details"]
-    assert isinstance(details, dict)
+def _spec(model: SharedModel) -> ModelSpec:
     return ModelSpec(
-        version_id=f"doctor-{model['name']}",
-        name=str(model["name"]),
-        runtime=FORMAT_RUNTIMES[str(model["format"])],
-        capabilities=frozenset(details["capabilities"]),
-        source=details["source"],
+        version_id=f"doctor-{model.name}",
+        name=model.name,
+        runtime=FORMAT_RUNTIMES[model.format],
+        capabilities=frozenset(model.details["capabilities"]),
+        source=model.details["source"],
     )
 
 
@@ -74,7 +73,7 @@ async def diagnose(settings: Settings, *, only: list[str] | None = None) -> Diag
     manager = ModelManager(settings.engine, settings.storage.data_dir, native=native)
     try:
         for model in DEFAULT_MODELS:
-            if only and model["name"] not in only:
+            if only and model.name not in only:
                 continue
             checks.append(await _check_model(manager, model))
     finally:
@@ -82,7 +81,7 @@ async def diagnose(settings: Settings, *, only: list[str] | None = None) -> Diag
     return Diagnosis(this_cpu(), summary, native_ok, tuple(checks))
 
 
-async def _check_model(manager: ModelManager, model: dict[str, object]) -> ModelCheck:
+async def _check_model(manager: ModelManager, model: SharedModel) -> ModelCheck:
     spec = _spec(model)
     started = time.perf_counter()
     if not source_available(spec.source):

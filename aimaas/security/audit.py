@@ -25,7 +25,7 @@ from aimaas.errors import NotFound
 from aimaas.protocol.audit import AuditEventOut, AuditList
 from aimaas.registry import repository
 from aimaas.registry.db import Database
-from aimaas.registry.tables import AuditEvent
+from aimaas.registry.tables import AuditEvent, columns
 from aimaas.security.keys import KEY_PREFIX
 
 log = logging.getLogger("aimaas.audit")
@@ -138,16 +138,10 @@ def list_events(
 def event_out(row: AuditEvent, names: dict[str, str]) -> AuditEventOut:
     """A row as the API shows it; ``names``: tenant id -> name."""
     return AuditEventOut(
-        id=row.id,
-        created_at=row.created_at,
-        action=row.action,
-        key_id=row.key_id,
+        **columns(row, ("id", "created_at", "action", "key_id", "target", "client", "request_id")),
         actor_tenant=row.actor_tenant_id,
         tenant=row.tenant_id,
         tenant_name=names.get(row.tenant_id or ""),
-        target=row.target,
-        client=row.client,
-        request_id=row.request_id,
         details=dict(row.details or {}),
     )
 

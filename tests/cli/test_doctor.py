@@ -38,9 +38,9 @@ def test_every_default_model_loads_and_answers_on_the_native_build(tmp_path: Pat
     assert "passed its check" in result.stdout
     rows = {line.split()[1]: line for line in result.stdout.splitlines() if "│" in line[:3]}
     for model in DEFAULT_MODELS:
-        row = rows[str(model["name"])]
+        row = rows[model.name]
         assert " ok " in row, row
-        if model["format"] == "gguf":
+        if model.format == "gguf":
             assert "llama-server" in row
     assert "Paris" in rows["qwen2.5-coder-1.5b-instruct"]
     assert "everything works here" in result.stdout

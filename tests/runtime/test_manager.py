@@ -16,9 +16,7 @@ from aimaas.runtime.specs import ModelSpec, ServingOptions
 
 
 def spec(name: str, **options: float) -> ModelSpec:
-    model = next(m for m in DEFAULT_MODELS if m["name"] == name)
-    details = model["details"]
-    assert isinstance(details, dict)
+    details = next(m for m in DEFAULT_MODELS if m.name == name).details
     return ModelSpec(
         version_id=f"v-{name}",
         name=name,

@@ -13,6 +13,7 @@ from aimaas.engine.types import (
     GenerationRequest,
     Message,
     TokenLogprob,
+    Tool,
     ToolCallDelta,
     TopLogprob,
     Usage,
@@ -74,21 +75,19 @@ def _message(message: Message) -> Json:
         out["content"] = [{"type": "text", "text": part} for part in message.content]
     elif message.content is not None:
         out["content"] = message.content
-    if message.name is not None:
-        out["name"] = message.name
-    if message.tool_calls:
-        out["tool_calls"] = list(message.tool_calls)
-    if message.tool_call_id is not None:
-        out["tool_call_id"] = message.tool_call_id
-    return out
+    return {**out, **message.references()}
 
 
-def _tool(tool: Any) -> Json:
-    function: Json = {"name": tool.name, "parameters": tool.parameters}
-    if tool.description is not None:
-        function["description"] = tool.description
-    if tool.strict is not None:
-        function["strict"] = tool.strict
+def _set(**fields: Any) -> Json:
+    """The fields that are set (OpenAI's JSON leaves an unset optional field out)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _tool(tool: Tool) -> Json:
+    function = _set(
+        name=tool.name, parameters=tool.parameters, description=tool.description,
+        strict=tool.strict,
+    )  # fmt: skip
     return {"type": "function", "function": function}
 
 
@@ -97,11 +96,10 @@ def _response_format(request: GenerationRequest) -> Json:
     assert schema is not None
     if schema.schema is None:
         return {"type": "json_object"}
-    described: Json = {"name": schema.name, "schema": schema.schema}
-    if schema.description is not None:
-        described["description"] = schema.description
-    if schema.strict is not None:
-        described["strict"] = schema.strict
+    described = _set(
+        name=schema.name, schema=schema.schema, description=schema.description,
+        strict=schema.strict,
+    )  # fmt: skip
     return {"type": "json_schema", "json_schema": described}
 
 

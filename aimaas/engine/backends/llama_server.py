@@ -24,7 +24,7 @@ from typing import Any
 from aimaas.engine.admission import Admission
 from aimaas.engine.backends.child import StderrTail, describe_exit
 from aimaas.engine.backends.llama_json import error_of, output_of, request_body
-from aimaas.engine.backends.llamacpp import LlamaCppConfig, llama_features
+from aimaas.engine.backends.llamacpp import GgufModel, LlamaCppConfig
 from aimaas.engine.backends.uds_http import UnixHTTPClient
 from aimaas.engine.gguf import GgufInfo, read_gguf
 from aimaas.engine.types import Endpoint, GenerationOutput, GenerationRequest
@@ -34,7 +34,7 @@ from aimaas.subprocesses import die_with_parent
 _PATHS: dict[Endpoint, str] = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 
 
-class LlamaServerModel:
+class LlamaServerModel(GgufModel):
     def __init__(
         self,
         name: str,
@@ -156,14 +156,6 @@ class LlamaServerModel:
     @property
     def busy(self) -> bool:
         return self.admission.in_flight > 0
-
-    @property
-    def context_length(self) -> int:
-        return self.config.context_length
-
-    @property
-    def features(self) -> frozenset[str]:
-        return llama_features(self.info, self.config.chat_template)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationOutput]:
         """``TextGenerator.stream``; closing it early closes the connection, which makes

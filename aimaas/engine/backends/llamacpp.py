@@ -80,7 +80,22 @@ def llama_features(info: GgufInfo, chat_template: str | None) -> frozenset[str]:
     return ALL_FEATURES if tools else ALL_FEATURES - {"tools"}
 
 
-class LlamaCppModel:
+class GgufModel:
+    """What both llama.cpp backends say of a loaded model: from its config and header."""
+
+    config: LlamaCppConfig
+    info: GgufInfo
+
+    @property
+    def context_length(self) -> int:
+        return self.config.context_length
+
+    @property
+    def features(self) -> frozenset[str]:
+        return llama_features(self.info, self.config.chat_template)
+
+
+class LlamaCppModel(GgufModel):
     def __init__(self, name: str, config: LlamaCppConfig, *, log: bool = False) -> None:
         import xllamacpp
 
@@ -110,14 +125,6 @@ class LlamaCppModel:
             max_workers=self.admission.capacity, thread_name_prefix=f"llama-{name}"
         )
         self.memory_bytes = config.memory_bytes(self.info)
-
-    @property
-    def context_length(self) -> int:
-        return self.config.context_length
-
-    @property
-    def features(self) -> frozenset[str]:
-        return llama_features(self.info, self.config.chat_template)
 
     @property
     def busy(self) -> bool:

@@ -29,17 +29,11 @@ def sampling_kwargs(sampling: SamplingParams, vocab_size: int) -> dict[str, Any]
 def _template_message(message: Message) -> dict[str, Any]:
     """A message as chat templates take it: content parts joined into one text."""
     content = message.content
-    out: dict[str, Any] = {
+    return {
         "role": message.role,
         "content": "\n".join(content) if isinstance(content, tuple) else content,
+        **message.references(),
     }
-    if message.name is not None:
-        out["name"] = message.name
-    if message.tool_calls:
-        out["tool_calls"] = list(message.tool_calls)
-    if message.tool_call_id is not None:
-        out["tool_call_id"] = message.tool_call_id
-    return out
 
 
 def chat_messages(request: GenerationRequest) -> list[dict[str, Any]]:
