@@ -5,7 +5,7 @@ Both backends answer with the same wire schemas, so commands print the same way 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import quote
@@ -25,7 +25,7 @@ from aimaas.protocol.admin import (
     TenantOut,
 )
 from aimaas.protocol.files import FileDeleted, FileList, FileObject
-from aimaas.protocol.limits import LimitsOut, UsageList, validated
+from aimaas.protocol.limits import LimitsOut, UsageList, UsageQuery, validated
 from aimaas.protocol.openai_models import ModelCardList
 from aimaas.registry import files, repository
 from aimaas.registry.db import Database
@@ -62,14 +62,7 @@ class Backend(Protocol):
     def delete_file(self, file_id: str) -> FileDeleted: ...
     def get_limits(self, kind: LimitKind, ref: str) -> LimitsOut: ...
     def set_limits(self, kind: LimitKind, ref: str, limits: dict[str, int | None]) -> LimitsOut: ...
-    def usage(
-        self,
-        scope: LimitKind,
-        tenant: str | None,
-        key: str | None,
-        start: date | None,
-        end: date | None,
-    ) -> UsageList: ...
+    def usage(self, query: UsageQuery) -> UsageList: ...
 
 
 class LocalBackend:
@@ -160,19 +153,9 @@ class LocalBackend:
         record_local(self.db, "limits.set", tenant_id=tenant, target=done.id, limits=done.limits)
         return done
 
-    def usage(
-        self,
-        scope: LimitKind,
-        tenant: str | None,
-        key: str | None,
-        start: date | None,
-        end: date | None,
-    ) -> UsageList:
+    def usage(self, query: UsageQuery) -> UsageList:
         """Locally: every tenant's usage, unless a tenant or key is named."""
-        return run_locally(
-            self.db,
-            lambda quotas: quotas.report(None, tenant=tenant, key=key, start=start, end=end),
-        )
+        return run_locally(self.db, lambda quotas: quotas.report(None, query))
 
 
 class RemoteBackend:
@@ -252,16 +235,8 @@ class RemoteBackend:
         path = f"/v1/admin/{kind}s/{quote(ref, safe='')}/limits"
         return self._call("PUT", path, LimitsOut, json=limits)
 
-    def usage(
-        self,
-        scope: LimitKind,
-        tenant: str | None,
-        key: str | None,
-        start: date | None,
-        end: date | None,
-    ) -> UsageList:
-        params = {"scope": scope, "tenant": tenant, "key": key, "start": start, "end": end}
-        chosen = {name: str(value) for name, value in params.items() if value is not None}
+    def usage(self, query: UsageQuery) -> UsageList:
+        chosen = query.model_dump(mode="json", exclude_none=True)
         return self._call("GET", "/v1/usage", UsageList, params=chosen)
 
 

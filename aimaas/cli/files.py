@@ -10,15 +10,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from aimaas.cli.backend import Backend
 from aimaas.cli.options import (
-    DataDirOpt,
     JsonOpt,
-    KeyOpt,
-    UrlOpt,
-    backend_for,
     out,
     print_json,
     show,
+    through_backend,
 )
 from aimaas.protocol.files import FileObject
 
@@ -36,18 +34,17 @@ def _summary(file: FileObject) -> str:
 
 
 @files_app.command("upload")
+@through_backend
 def upload(
+    backend: Backend,
     path: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The file.")
     ],
     purpose: Annotated[str, typer.Option(help="training|evaluation|fine-tune|model")] = "training",
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Upload a CSV, NPZ, JSONL or zip of image folders; it is checked before it is kept."""
-    file = backend_for(data_dir, url, api_key).upload_file(path, purpose)
+    file = backend.upload_file(path, purpose)
     show(
         file,
         as_json,
@@ -56,14 +53,13 @@ def upload(
 
 
 @files_app.command("list")
+@through_backend
 def list_files(
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
+    backend: Backend,
     as_json: JsonOpt = False,
 ) -> None:
     """List uploaded files, newest first."""
-    listing = backend_for(data_dir, url, api_key).list_files()
+    listing = backend.list_files()
     if as_json:
         print_json(listing)
         return
@@ -80,12 +76,11 @@ def list_files(
 
 
 @files_app.command("delete")
+@through_backend
 def delete(
+    backend: Backend,
     file_id: str,
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
 ) -> None:
     """Delete an uploaded file."""
-    deleted = backend_for(data_dir, url, api_key).delete_file(file_id)
+    deleted = backend.delete_file(file_id)
     out.print(f"Deleted file {deleted.id}.")

@@ -10,8 +10,12 @@ import typer
 from rich.table import Table
 
 from aimaas.cli.backend import Backend, CliError
-from aimaas.cli.options import DataDirOpt, JsonOpt, KeyOpt, UrlOpt, backend_for, show
-from aimaas.protocol.limits import LimitsOut, UsageList
+from aimaas.cli.options import (
+    JsonOpt,
+    show,
+    through_backend,
+)
+from aimaas.protocol.limits import LimitsOut, UsageList, UsageQuery
 from aimaas.security.limits import KEY_LIMITS, TENANT_LIMITS
 
 ClearOpt = Annotated[
@@ -77,21 +81,20 @@ def _apply(
     return backend.set_limits(kind, ref, {**current, **changes})
 
 
+@through_backend
 def key_limits(
+    backend: Backend,
     key_id: Annotated[str, typer.Argument(help="The key's id (`aimaas keys list`).")],
     requests_per_minute: RpmOpt = None,
     tokens_per_minute: TpmOpt = None,
     tokens_per_day: TpdOpt = None,
     tokens_per_month: TpMonthOpt = None,
     clear: ClearOpt = False,
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a key's limits, or change those given (the others stay)."""
     limits = _apply(
-        backend_for(data_dir, url, api_key),
+        backend,
         "key",
         key_id,
         {
@@ -105,7 +108,9 @@ def key_limits(
     show(limits, as_json, limits_table(limits))
 
 
+@through_backend
 def tenant_limits(
+    backend: Backend,
     tenant: Annotated[str, typer.Argument(help="The tenant's name or id.")],
     requests_per_minute: RpmOpt = None,
     tokens_per_minute: TpmOpt = None,
@@ -114,14 +119,11 @@ def tenant_limits(
     jobs_per_day: JobsOpt = None,
     upload_bytes_per_day: BytesOpt = None,
     clear: ClearOpt = False,
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a tenant's limits (all its keys together), or change those given."""
     limits = _apply(
-        backend_for(data_dir, url, api_key),
+        backend,
         "tenant",
         tenant,
         {
@@ -170,7 +172,9 @@ def usage_tables(report: UsageList) -> list[Table]:
     return [table, *(limits_table(limits) for limits in limited)]
 
 
+@through_backend
 def usage(
+    backend: Backend,
     tenant: Annotated[
         bool, typer.Option("--tenant", help="The whole tenant of the key, not just the key.")
     ] = False,
@@ -180,16 +184,18 @@ def usage(
     of_key: Annotated[str | None, typer.Option("--of-key", help="Admins: this key's id.")] = None,
     start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (UTC).")] = None,
     end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD (UTC).")] = None,
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Usage by day, model and key (the key's own with --url; locally, every tenant's),
     with the limits that bind it."""
-    report = backend_for(data_dir, url, api_key).usage(
-        "tenant" if tenant else "key", of_tenant, of_key, _day(start, "start"), _day(end, "end")
+    query = UsageQuery(
+        scope="tenant" if tenant else "key",
+        tenant=of_tenant,
+        key=of_key,
+        start=_day(start, "start"),
+        end=_day(end, "end"),
     )
+    report = backend.usage(query)
     show(report, as_json, *usage_tables(report))
 
 

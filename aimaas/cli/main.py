@@ -16,7 +16,7 @@ from rich.console import Console
 
 from aimaas import __version__
 from aimaas.cli.audit import audit_command
-from aimaas.cli.backend import CliError
+from aimaas.cli.backend import Backend, CliError
 from aimaas.cli.doctor import doctor_command
 from aimaas.cli.evaluate import eval_command
 from aimaas.cli.files import files_app
@@ -27,11 +27,11 @@ from aimaas.cli.options import (
     JsonOpt,
     KeyOpt,
     UrlOpt,
-    backend_for,
     out,
     settings_for,
     show,
     table,
+    through_backend,
 )
 from aimaas.cli.security import security_app
 from aimaas.config import load_settings
@@ -101,33 +101,33 @@ def version() -> None:
 
 
 @tenants_app.command("create")
+@through_backend
 def tenants_create(
+    backend: Backend,
     name: str,
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a tenant."""
-    tenant = backend_for(data_dir, url, api_key).create_tenant(name)
+    tenant = backend.create_tenant(name)
     show(tenant, as_json, f"Created tenant {tenant.name} ({tenant.id}).")
 
 
 @tenants_app.command("list")
+@through_backend
 def tenants_list(
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
+    backend: Backend,
     as_json: JsonOpt = False,
 ) -> None:
     """List tenants."""
-    tenants = backend_for(data_dir, url, api_key).list_tenants()
+    tenants = backend.list_tenants()
     rows = [[t.id, t.name, _when(t.created_at)] for t in tenants.data]
     show(tenants, as_json, table("Tenants", ["id", "name", "created"], rows))
 
 
 @keys_app.command("create")
+@through_backend
 def keys_create(
+    backend: Backend,
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant id or name.")],
     scope: Annotated[
         list[Scope] | None, typer.Option("--scope", help="Repeat for several scopes.")
@@ -136,14 +136,11 @@ def keys_create(
     expires_at: Annotated[
         datetime | None, typer.Option(help="When the key stops working (ISO 8601, UTC).")
     ] = None,
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API key; the key is printed once and never stored."""
     scopes = [s.value for s in (scope or list(DEFAULT_SCOPES))]
-    created = backend_for(data_dir, url, api_key).create_key(tenant, scopes, name, expires_at)
+    created = backend.create_key(tenant, scopes, name, expires_at)
     show(
         created,
         as_json,
@@ -155,14 +152,13 @@ def keys_create(
 
 
 @keys_app.command("list")
+@through_backend
 def keys_list(
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
+    backend: Backend,
     as_json: JsonOpt = False,
 ) -> None:
     """List API keys (prefixes only)."""
-    keys = backend_for(data_dir, url, api_key).list_keys()
+    keys = backend.list_keys()
     columns = ["id", "tenant", "prefix", "scopes", "expires", "revoked"]
     rows = [
         [k.id, k.tenant_name, k.prefix + "...", ",".join(k.scopes), _when(k.expires_at),
@@ -173,32 +169,32 @@ def keys_list(
 
 
 @keys_app.command("revoke")
+@through_backend
 def keys_revoke(
+    backend: Backend,
     key_id: str,
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
 ) -> None:
     """Revoke an API key; it stops working at once."""
-    key = backend_for(data_dir, url, api_key).revoke_key(key_id)
+    key = backend.revoke_key(key_id)
     out.print(f"Revoked key {key.id} of tenant {key.tenant_name}.")
 
 
 @models_app.command("list")
+@through_backend
 def models_list(
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
+    backend: Backend,
     as_json: JsonOpt = False,
 ) -> None:
     """List models (all tenants' locally; the key's visible models with --url)."""
-    models = backend_for(data_dir, url, api_key).list_models()
+    models = backend.list_models()
     rows = [[m.id, m.owned_by] for m in models.data]
     show(models, as_json, table("Models", ["id", "owned by"], rows))
 
 
 @models_app.command("add")
+@through_backend
 def models_add(
+    backend: Backend,
     name: str,
     gguf: Annotated[
         Path | None, typer.Option(help="A GGUF file (chat if it has a template).")
@@ -224,9 +220,6 @@ def models_add(
             dir_okay=False,
         ),
     ] = None,
-    data_dir: DataDirOpt = None,
-    url: UrlOpt = None,
-    api_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a model file on this machine (a new version if the name exists)."""
@@ -243,7 +236,7 @@ def models_add(
         keep_alive_seconds=keep_alive,
         chat_template=template,
     )
-    registered = backend_for(data_dir, url, api_key).register_model(request)
+    registered = backend.register_model(request)
     show(
         registered,
         as_json,

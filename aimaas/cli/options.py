@@ -3,8 +3,11 @@ server with ``--url`` and ``--api-key``), ``--json``, and how it prints."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
@@ -34,6 +37,33 @@ def settings_for(
 
 def backend_for(data_dir: Path | None, url: str | None, api_key: str | None) -> Backend:
     return open_backend(settings_for(data_dir, url, api_key))
+
+
+def through_backend(command: Callable[..., None]) -> Callable[..., None]:
+    """A command that acts through a ``Backend``: it takes ``backend``, and its command line
+    gets ``--data-dir``, ``--url`` and ``--api-key`` in that parameter's place (the local data
+    directory, or a running server), so that every admin command says where it acts alike."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [param for param in signature.parameters.values() if param.name != "backend"]
+    where = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=option, default=None)
+        for name, option in (("data_dir", DataDirOpt), ("url", UrlOpt), ("api_key", KeyOpt))
+    ]
+
+    @functools.wraps(command)
+    def run(
+        *args: Any,
+        data_dir: Path | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        command(*args, backend=backend_for(data_dir, url, api_key), **kwargs)
+
+    parameters = own + where
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {param.name: param.annotation for param in parameters}
+    return run
 
 
 def print_json(model: BaseModel) -> None:

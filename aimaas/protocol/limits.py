@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -43,6 +44,16 @@ class LimitsOut(BaseModel):
         description="Use in each limit's current window, requests in flight included."
     )
     remaining: dict[str, int | None]
+
+
+class UsageQuery(BaseModel):
+    """Whose usage, over which UTC days: ``GET /v1/usage``'s query parameters."""
+
+    scope: Literal["key", "tenant"] = "key"
+    tenant: str | None = Field(None, max_length=64, description="Admins: a tenant's id or name.")
+    key: str | None = Field(None, max_length=64, description="Admins: a key's id.")
+    start: date | None = Field(None, description="First day (UTC), included.")
+    end: date | None = Field(None, description="Last day (UTC), included.")
 
 
 class UsageEntry(BaseModel):

@@ -11,6 +11,7 @@ from aimaas.errors import InvalidInput
 from aimaas.protocol.admin import ModelRegister, ModelRegistered
 from aimaas.registry import repository
 from aimaas.registry.db import Database
+from aimaas.registry.tables import Model, ModelVersion
 from aimaas.runtime.specs import ServingOptions
 
 
@@ -68,6 +69,20 @@ def _hf_details(path: Path, chat_template: str | None) -> tuple[str, list[str]]:
     )
 
 
+def registered(
+    model: Model, version: ModelVersion, owner: str, capabilities: list[str]
+) -> ModelRegistered:
+    """What a registration answers: the version it made, whose it is, what it serves."""
+    return ModelRegistered(
+        id=model.id,
+        name=model.name,
+        version=version.version,
+        owner=owner,
+        format=version.format,
+        capabilities=capabilities,
+    )
+
+
 def register_local_model(db: Database, request: ModelRegister) -> ModelRegistered:
     if (request.gguf is None) == (request.hf_dir is None):
         raise InvalidInput("Give exactly one of 'gguf' or 'hf_dir'.", param="gguf")
@@ -105,11 +120,4 @@ def register_local_model(db: Database, request: ModelRegister) -> ModelRegistere
             format=format_,
             details=details,
         )
-        return ModelRegistered(
-            id=model.id,
-            name=model.name,
-            version=version.version,
-            owner=tenant.name if tenant else "aimaas",
-            format=format_,
-            capabilities=capabilities,
-        )
+        return registered(model, version, tenant.name if tenant else "aimaas", capabilities)

@@ -17,7 +17,7 @@ later leaves it whole).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +33,7 @@ from aimaas.registry.db import Database
 from aimaas.registry.formats import ONNX_FORMAT, TORCH_FORMAT
 from aimaas.registry.store import ArtifactStore, Owner
 from aimaas.registry.tables import Model
+from aimaas.runtime.registration import registered
 from aimaas.runtime.specs import ServingOptions
 
 WEIGHTS_NAMES = {"safetensors": "model.safetensors", "onnx": "model.onnx"}
@@ -64,22 +65,36 @@ def _model_file(session: Session, *, tenant_id: str, file_id: str, param: str) -
     return _Upload(row.id, row.artifact_digest, str(details.get("format")), details, owner)
 
 
-def _register(
-    db: Database,
-    request: UploadedModelRegister,
-    *,
-    version_id: str,
-    tenant_id: str,
-    tenant_name: str,
-    task: str,
-    format_: str,
-    digest: str,
-    details: dict[str, Any],
-    capabilities: list[str],
-) -> ModelRegistered:
+@dataclass(frozen=True)
+class _Registering:
+    """A registration under way: what was asked, by whom, where the files are."""
+
+    db: Database
+    store: ArtifactStore
+    request: UploadedModelRegister
+    tenant_id: str
+    tenant_name: str
+
+
+@dataclass(frozen=True)
+class _NewVersion:
+    """The version an upload becomes, and the files whose bytes it gets a copy of
+    (``copies``: digest -> the uploaded file that holds them)."""
+
+    task: str
+    format: str
+    digest: str
+    details: dict[str, Any]
+    capabilities: list[str]
+    copies: dict[str, Owner]
+    version_id: str = field(default_factory=repository.new_version_id)
+
+
+def _register(at: _Registering, new: _NewVersion) -> ModelRegistered:
     """Record the version; the files are looked up again in the same transaction, so a file
     deleted meanwhile is a 404 rather than a version without its bytes."""
-    with db.session() as session:
+    request, tenant_id = at.request, at.tenant_id
+    with at.db.session() as session:
         for file_id, param in (
             (request.file, "file"),
             (request.description_file, "description_file"),
@@ -88,54 +103,36 @@ def _register(
                 _model_file(session, tenant_id=tenant_id, file_id=file_id, param=param)
         owner = Model.tenant_id == tenant_id
         model = session.scalar(select(Model).where(owner, Model.name == request.name))
-        if model is not None and model.task != task:
+        if model is not None and model.task != new.task:
             raise Conflict(
-                f"Model {request.name!r} is a {model.task} model; a {task} version cannot join "
-                "it. Register it under another name.",
+                f"Model {request.name!r} is a {model.task} model; a {new.task} version cannot "
+                "join it. Register it under another name.",
                 param="name",
             )
         model, version = repository.register_model(
             session,
             tenant_id=tenant_id,
             name=request.name,
-            task=task,
-            format=format_,
-            details=details,
-            artifact_digest=digest,
-            version_id=version_id,
+            task=new.task,
+            format=new.format,
+            details=new.details,
+            artifact_digest=new.digest,
+            version_id=new.version_id,
         )
-        return ModelRegistered(
-            id=model.id,
-            name=model.name,
-            version=version.version,
-            owner=tenant_name,
-            format=format_,
-            capabilities=capabilities,
-        )
+        return registered(model, version, at.tenant_name, new.capabilities)
 
 
-def _stored_and_registered(
-    db: Database,
-    store: ArtifactStore,
-    request: UploadedModelRegister,
-    *,
-    files: dict[str, Owner],
-    version_id: str | None = None,
-    tenant_id: str,
-    **fields: Any,
-) -> ModelRegistered:
-    """Give the new version its own copy of the uploaded files' bytes (``files``: digest ->
-    the file that holds them), then record it; a refused registration takes back what was
-    stored for it."""
-    version_id = version_id or repository.new_version_id()
-    owner = Owner.model(tenant_id, request.name, version_id)
+def _stored_and_registered(at: _Registering, new: _NewVersion) -> ModelRegistered:
+    """Give the new version its own copy of the uploaded files' bytes, then record it; a
+    refused registration takes back what was stored for it."""
+    owner = Owner.model(at.tenant_id, at.request.name, new.version_id)
     try:
-        for digest, source in files.items():
-            store.copy(digest, source, owner)
-        return _register(db, request, version_id=version_id, tenant_id=tenant_id, **fields)
+        for digest, source in new.copies.items():
+            at.store.copy(digest, source, owner)
+        return _register(at, new)
     except BaseException:
-        for digest in {*files, *fields.get("details", {}).get("files", {}).values()}:
-            store.delete(digest, owner, unreferenced=False)
+        for digest in {*new.copies, *new.details.get("files", {}).values()}:
+            at.store.delete(digest, owner, unreferenced=False)
         raise
 
 
@@ -147,6 +144,7 @@ def register_uploaded_model(
     tenant_name: str,
     request: UploadedModelRegister,
 ) -> ModelRegistered:
+    at = _Registering(db, store, request, tenant_id, tenant_name)
     with db.session() as session:
         weights = _model_file(session, tenant_id=tenant_id, file_id=request.file, param="file")
     if weights.format == "model.json":
@@ -161,7 +159,7 @@ def register_uploaded_model(
                 "A GGUF file describes itself; leave out 'description_file'.",
                 param="description_file",
             )
-        return _register_gguf(db, store, request, tenant_id, tenant_name, weights)
+        return _register_gguf(at, weights)
     if request.chat_template is not None:
         raise InvalidInput("Only GGUF language models take a chat template.", param="chat_template")
     if weights.format not in WEIGHTS_NAMES:
@@ -184,17 +182,11 @@ def register_uploaded_model(
             f"File {description.id!r} is not a model.json description.",
             param="description_file",
         )
-    return _register_tensor_model(db, store, request, tenant_id, tenant_name, weights, description)
+    return _register_tensor_model(at, weights, description)
 
 
-def _register_gguf(
-    db: Database,
-    store: ArtifactStore,
-    request: UploadedModelRegister,
-    tenant_id: str,
-    tenant_name: str,
-    weights: _Upload,
-) -> ModelRegistered:
+def _register_gguf(at: _Registering, weights: _Upload) -> ModelRegistered:
+    store, request = at.store, at.request
     try:
         with store.open(weights.digest, weights.owner) as local:
             info = read_gguf(local.path, tensors=True)
@@ -210,32 +202,18 @@ def _register_gguf(
         "options": options.as_dict(),
         "uploaded": {"file": weights.id},
     }
-    return _stored_and_registered(
-        db,
-        store,
-        request,
-        files={weights.digest: weights.owner},
-        tenant_id=tenant_id,
-        tenant_name=tenant_name,
-        task="chat" if chat else "completions",
-        format_="gguf",
-        digest=weights.digest,
-        details=details,
-        capabilities=capabilities,
-    )
+    task = "chat" if chat else "completions"
+    copies = {weights.digest: weights.owner}
+    new = _NewVersion(task, "gguf", weights.digest, details, capabilities, copies)
+    return _stored_and_registered(at, new)
 
 
 def _register_tensor_model(
-    db: Database,
-    store: ArtifactStore,
-    request: UploadedModelRegister,
-    tenant_id: str,
-    tenant_name: str,
-    weights: _Upload,
-    description: _Upload,
+    at: _Registering, weights: _Upload, description: _Upload
 ) -> ModelRegistered:
     from aimaas.learn import artifacts, specs  # torch, and onnxruntime for ONNX, when needed
 
+    store = at.store
     weight_bytes = store.read(weights.digest, weights.owner)
     spec_bytes = store.read(description.digest, description.owner)
     spec_digest = description.digest
@@ -268,7 +246,7 @@ def _register_tensor_model(
         ) from None
     format_ = ONNX_FORMAT if weights.format == "onnx" else TORCH_FORMAT
     version_id = repository.new_version_id()
-    owner = Owner.model(tenant_id, request.name, version_id)
+    owner = Owner.model(at.tenant_id, at.request.name, version_id)
     spec_digest = spec_digest or store.put(spec_bytes, owner)
     stored = {WEIGHTS_NAMES[weights.format]: weights.digest, "model.json": spec_digest}
     metrics = document.get("metrics")
@@ -283,17 +261,6 @@ def _register_tensor_model(
     copies = {weights.digest: weights.owner}
     if spec_digest == description.digest:
         copies[description.digest] = description.owner
-    return _stored_and_registered(
-        db,
-        store,
-        request,
-        files=copies,
-        version_id=version_id,
-        tenant_id=tenant_id,
-        tenant_name=tenant_name,
-        task=spec.task,
-        format_=format_,
-        digest=weights.digest,
-        details=details,
-        capabilities=["predict", "embeddings"] if spec.task == "embedding" else ["predict"],
-    )
+    capabilities = ["predict", "embeddings"] if spec.task == "embedding" else ["predict"]
+    new = _NewVersion(spec.task, format_, weights.digest, details, capabilities, copies, version_id)
+    return _stored_and_registered(at, new)

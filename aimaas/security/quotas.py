@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from aimaas.errors import Forbidden, InvalidInput
-from aimaas.protocol.limits import LimitsOut, UsageEntry, UsageList
+from aimaas.protocol.limits import LimitsOut, UsageEntry, UsageList, UsageQuery
 from aimaas.protocol.openai import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from aimaas.registry import repository, usage
 from aimaas.registry.db import Database
@@ -284,20 +284,12 @@ class Quotas:
 
     # --- usage -------------------------------------------------------------------------
 
-    async def report(
-        self,
-        caller: Principal | None,
-        *,
-        scope: Literal["key", "tenant"] = "key",
-        tenant: str | None = None,
-        key: str | None = None,
-        start: date | None = None,
-        end: date | None = None,
-    ) -> UsageList:
+    async def report(self, caller: Principal | None, query: UsageQuery) -> UsageList:
         """Usage by day, model and key, with the limits that bind it. A caller sees its own
         key (or, with ``scope='tenant'``, its tenant); an admin may name any tenant or key.
         No caller: the operator on the server's machine (the local CLI), who sees every
         tenant's usage unless a tenant or key is named."""
+        tenant, key, start, end = query.tenant, query.key, query.start, query.end
         if (tenant is not None or key is not None) and caller is not None and not caller.is_admin:
             raise Forbidden(
                 "Only an admin key may read another tenant's or key's usage; leave out "
@@ -320,7 +312,7 @@ class Quotas:
                 param="start",
             )
         rows, views = await asyncio.to_thread(
-            self._read_report, caller, scope, tenant, key, start, end
+            self._read_report, caller, query.scope, tenant, key, start, end
         )
         limits = {subject.kind: await self._view(subject, lim) for subject, lim in views}
         return UsageList(

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Query
 
-from aimaas.protocol.limits import KeyLimitsSet, LimitsOut, TenantLimitsSet, UsageList
+from aimaas.protocol.limits import KeyLimitsSet, LimitsOut, TenantLimitsSet, UsageList, UsageQuery
 from aimaas.server.audit import Audit
 from aimaas.server.deps import AdminKey, AnyKey, QuotasDep
 from aimaas.server.routes import new_router
@@ -48,15 +47,7 @@ async def set_tenant_limits(
 
 @router.get("/usage")
 async def get_usage(
-    quotas: QuotasDep,
-    caller: AnyKey,
-    scope: Literal["key", "tenant"] = "key",
-    tenant: Annotated[
-        str | None, Query(max_length=64, description="Admins: a tenant's id or name.")
-    ] = None,
-    key: Annotated[str | None, Query(max_length=64, description="Admins: a key's id.")] = None,
-    start: Annotated[date | None, Query(description="First day (UTC), included.")] = None,
-    end: Annotated[date | None, Query(description="Last day (UTC), included.")] = None,
+    quotas: QuotasDep, caller: AnyKey, query: Annotated[UsageQuery, Query()]
 ) -> UsageList:
     """Usage by day, model and key, with the limits that bind it and what remains."""
-    return await quotas.report(caller, scope=scope, tenant=tenant, key=key, start=start, end=end)
+    return await quotas.report(caller, query)
