@@ -236,6 +236,10 @@ def test_names_and_paths_in_every_path_parameter(hostile: Hostile, tmp_path: Pat
 
 
 def test_names_and_paths_in_name_fields(hostile: Hostile) -> None:
+    send_names_in_fields(hostile)
+
+
+def send_names_in_fields(hostile: Hostile) -> None:
     for name in NAMES:
         named = {
             "/v1/admin/tenants": {"name": name},
@@ -316,6 +320,10 @@ def test_numbers_in_generation_requests(hostile: Hostile, patch: dict[str, Any])
 
 
 def test_nan_and_infinity_wherever_a_float_is_read(hostile: Hostile) -> None:
+    send_nan_and_infinity(hostile)
+
+
+def send_nan_and_infinity(hostile: Hostile) -> None:
     chat = '{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "%s": %s}'
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "min_p"):
         for value in ("NaN", "Infinity", "-Infinity", "1e999"):
@@ -612,6 +620,10 @@ def test_a_client_that_never_reads(hostile: Hostile) -> None:
 
 
 def test_clients_that_disconnect_before_the_first_token(hostile: Hostile) -> None:
+    disconnect_before_the_first_token(hostile)
+
+
+def disconnect_before_the_first_token(hostile: Hostile) -> None:
     for _ in range(10):
         sock = socket.create_connection(("127.0.0.1", hostile.server.port))
         sock.sendall(_stream_request(hostile, 200))
@@ -630,7 +642,12 @@ def test_clients_that_disconnect_before_the_first_token(hostile: Hostile) -> Non
 
 
 def test_no_5xx_and_the_memory_stays(hostile: Hostile) -> None:
-    """Last in the file: no request of the set was answered 5xx; the tree kept its memory."""
+    """Whatever ran before it (alone, or last in the file): after a set of its own (names in
+    every name field, NaN wherever a float is read, streams cut before the first token), no
+    request of the server's life was answered 5xx and the tree kept its memory."""
+    send_names_in_fields(hostile)
+    send_nan_and_infinity(hostile)
+    disconnect_before_the_first_token(hostile)
     with hostile.server.http() as client:
         metrics = client.get("/metrics").text
     served = [
