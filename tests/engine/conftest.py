@@ -25,8 +25,10 @@ def smollm2_gguf() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2(smollm2_gguf: Path) -> Iterator[LlamaCppModel]:
+    # One thread: llama.cpp's threads spin while they wait for each other, which on a shared
+    # machine turns a one-second test into a minute.
     config = LlamaCppConfig(
-        path=smollm2_gguf, context_length=CONTEXT, parallel=1, threads=2, max_queue=0
+        path=smollm2_gguf, context_length=CONTEXT, parallel=1, threads=1, max_queue=0
     )
     model = LlamaCppModel("smollm2", config)
     yield model

@@ -21,6 +21,7 @@ def test_the_text_is_the_stream_joined(smollm2: LlamaCppModel) -> None:
     async def both() -> tuple[str, str]:
         streamed = [output async for output in smollm2.stream(request)]
         joined = "".join(choice.text for output in streamed for choice in output.choices)
+        await settled(smollm2)  # the slot is free once its worker has left it
         text = await generated_text(smollm2, request)
         await settled(smollm2)
         return joined, text
