@@ -1,11 +1,15 @@
 """The shipped SmolLM2-135M GGUF, and one in-process xllamacpp model on it shared by the
-engine tests (one slot, no queue: a second request while one runs is refused)."""
+engine tests (one slot, no queue: a second request while one runs is refused); and a
+stand-in executable for the tests of what is done around llama-server without starting it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,3 +44,25 @@ async def settled(model: LlamaCppModel) -> None:
     is the only one (one slot, no queue), and each run schedules its ``leave`` before it
     returns, so a no-op queued behind it comes back after that."""
     await asyncio.get_running_loop().run_in_executor(model._executor, lambda: None)
+
+
+def fake_binary(folder: Path, body: str) -> Path:
+    """An executable standing in for llama-server (which these tests never start): a Python
+    script that runs ``body`` with ``args`` (its argument list) and ``record(**values)``
+    (which writes them as JSON to ``folder / "record.json"``). It never listens."""
+    script = folder / "fake-llama-server"
+    record = folder / "record.json"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, signal, sys, time\n"
+        "args = sys.argv[1:]\n"
+        f"def record(**values): open({str(record)!r}, 'w').write(json.dumps(values))\n"
+        f"{body}\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def recorded(folder: Path) -> dict[str, Any]:
+    values: dict[str, Any] = json.loads((folder / "record.json").read_text())
+    return values
