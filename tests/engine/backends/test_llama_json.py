@@ -118,3 +118,46 @@ def test_errors_become_domain_errors_naming_the_prompt() -> None:
     assert isinstance(refused, InvalidInput) and refused.message == "bad grammar"
     failed = error_of({"code": 500, "message": "oops"}, CHAT)
     assert isinstance(failed, Unavailable) and failed.message == "The model failed: oops"
+
+
+def test_a_previous_tool_call_and_its_answer_are_sent_as_the_client_sent_them() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    request = GenerationRequest(
+        "chat",
+        messages=(
+            Message("assistant", None, tool_calls=(call,)),
+            Message("tool", "4", tool_call_id="c1"),
+        ),
+        tools=(Tool("f", {"type": "object"}, strict=True),),
+        json_schema=JsonSchema({"type": "object"}, description="the answer", strict=False),
+    )  # fmt: skip
+    body = request_body(request)
+    assert body["messages"] == [
+        {"role": "assistant", "tool_calls": [call]},  # no content: none sent
+        {"role": "tool", "content": "4", "tool_call_id": "c1"},
+    ]
+    assert body["tools"][0]["function"] == {
+        "name": "f", "parameters": {"type": "object"}, "strict": True
+    }  # fmt: skip
+    assert body["response_format"]["json_schema"] == {
+        "name": "response", "schema": {"type": "object"}, "description": "the answer",
+        "strict": False,
+    }  # fmt: skip
+    assert "tool_choice" not in body and "seed" not in body and "stop" not in body
+
+
+def test_top_logprobs_and_unknown_finish_reasons() -> None:
+    entry = {"token": "a", "logprob": -1.5, "top_logprobs": [
+        {"token": "a", "logprob": -1.5, "id": 3, "bytes": [97]}, {"token": "b", "logprob": -2.0},
+    ]}  # fmt: skip
+    chunk = {"choices": [{"index": 0, "delta": {}, "logprobs": {"content": [entry]},
+                          "finish_reason": "eos_token"}]}  # fmt: skip
+    (choice,) = output_of(chunk, CHAT).choices
+    assert choice.finish_reason is None and choice.text == ""  # only OpenAI's reasons pass
+    (logprob,) = choice.logprobs
+    assert (logprob.token, logprob.logprob, logprob.id, logprob.bytes) == ("a", -1.5, None, None)
+    assert [(t.token, t.logprob, t.id, t.bytes) for t in logprob.top] == [
+        ("a", -1.5, 3, (97,)), ("b", -2.0, None, None)
+    ]  # fmt: skip
+    no_timings = output_of({"choices": [], "timings": {"predicted_ms": 5.0}}, CHAT)
+    assert no_timings.busy_seconds is None  # only with the prompt's time too
