@@ -69,38 +69,42 @@ class LlamaServerModel(GgufModel):
         """Start the child (from the calling event loop's thread) and wait until it serves."""
         info = await asyncio.to_thread(read_gguf, config.path)  # off the event loop
         folder = Path(tempfile.mkdtemp(prefix="aimaas-llama-"))  # mode 0700
-        socket = folder / "llama.sock"
-        key = secrets.token_urlsafe(32)
-        threads = config.threads or os.cpu_count() or 1
-        argv = [
-            str(binary), "--model", str(config.path), "--alias", name, "--host", str(socket),
-            "--parallel", str(config.parallel),
-            "--ctx-size", str(config.context_length * config.parallel),
-            "--batch-size", str(max(512, config.context_length)),
-            "--threads", str(threads), "--threads-batch", str(threads),
-            "--api-key-file", str(_write_private(folder, "key", key + "\n")),
-            "--jinja", "--no-webui",
-            # The host-memory prompt cache, bounded (by default it grows to 8 GiB) and
-            # counted in the model's memory_bytes.
-            "--cache-ram", str(config.prompt_cache_mb),
-            # Sliding-window layers (Gemma 2/3, ...) keep every position, so a cached prompt
-            # is reused whole instead of recomputed from the window's start; that memory is
-            # already in memory_bytes, which counts every layer at the full context.
-            "--swa-full",
-        ]  # fmt: skip
-        if config.chat_template:
-            argv += [
-                "--chat-template-file",
-                str(_write_private(folder, "template.jinja", config.chat_template)),
-            ]
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=None if log else subprocess.DEVNULL,
-            stderr=subprocess.PIPE,  # always read: its last lines say how a child died
-            preexec_fn=die_with_parent,
-            pass_fds=config.fds,  # a memory-backed GGUF: the same /proc/self/fd/N in the child
-        )
+        try:
+            socket = folder / "llama.sock"
+            key = secrets.token_urlsafe(32)
+            threads = config.threads or os.cpu_count() or 1
+            argv = [
+                str(binary), "--model", str(config.path), "--alias", name, "--host", str(socket),
+                "--parallel", str(config.parallel),
+                "--ctx-size", str(config.context_length * config.parallel),
+                "--batch-size", str(max(512, config.context_length)),
+                "--threads", str(threads), "--threads-batch", str(threads),
+                "--api-key-file", str(_write_private(folder, "key", key + "\n")),
+                "--jinja", "--no-webui",
+                # The host-memory prompt cache, bounded (by default it grows to 8 GiB) and
+                # counted in the model's memory_bytes.
+                "--cache-ram", str(config.prompt_cache_mb),
+                # Sliding-window layers (Gemma 2/3, ...) keep every position, so a cached prompt
+                # is reused whole instead of recomputed from the window's start; that memory is
+                # already in memory_bytes, which counts every layer at the full context.
+                "--swa-full",
+            ]  # fmt: skip
+            if config.chat_template:
+                argv += [
+                    "--chat-template-file",
+                    str(_write_private(folder, "template.jinja", config.chat_template)),
+                ]
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=None if log else subprocess.DEVNULL,
+                stderr=subprocess.PIPE,  # always read: its last lines say how a child died
+                preexec_fn=die_with_parent,
+                pass_fds=config.fds,  # a memory-backed GGUF: the same /proc/self/fd/N in the child
+            )
+        except BaseException:  # the child never started: its key goes with its folder
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         assert process.stderr is not None
         stderr = StderrTail(process.stderr, echo=log)
         # No await between the child's start and this try: a cancelled start (a server that

@@ -13,7 +13,6 @@ random key that never leaves this object, so it exposes nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import threading
@@ -163,9 +162,16 @@ class LlamaCppModel(GgufModel):
             except BaseException as exc:  # reported to the awaiting coroutine
                 put(_Failed(exc))
             finally:
-                put(_END)
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(self.admission.leave)
+                # One callback: the slot is free before the stream ends, so a request sent
+                # the moment it ends finds it free.
+                try:
+                    loop.call_soon_threadsafe(finish)
+                except RuntimeError:  # the event loop is gone: nothing else counts slots now
+                    self.admission.leave()
+
+        def finish() -> None:
+            self.admission.leave()
+            queue.put_nowait(_END)
 
         try:
             loop.run_in_executor(self._executor, run)

@@ -113,12 +113,6 @@ def test_a_child_that_never_answers_is_stopped_and_its_folder_removed(
     assert not Path(option(seen["args"], "--host")).parent.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llama_server.py LlamaServerModel.start: when Popen itself fails (a binary that is "
-    "missing or not executable) the private folder made by mkdtemp, with its key file, is "
-    "left behind; nothing removes it",
-)
 def test_a_binary_that_cannot_run_leaves_no_folder(
     tmp_path: Path, smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

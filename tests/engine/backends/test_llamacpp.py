@@ -109,6 +109,24 @@ def test_a_greedy_completion_streams_text_then_ends_with_usage(smollm2: LlamaCpp
     assert "".join(c.text for o in again for c in o.choices) == text
 
 
+def test_a_stream_that_has_ended_has_left_its_slot(smollm2: LlamaCppModel) -> None:
+    """With one slot and no queue, the request sent the moment a stream ends is served: the
+    slot is left before the end is seen (it was once left a moment later, a race)."""
+    request = GenerationRequest(
+        "completions", prompts=("One, two,",), sampling=GREEDY, max_tokens=1
+    )
+
+    async def back_to_back() -> list[int]:
+        seen = []
+        for _ in range(20):
+            async for _output in smollm2.stream(request):
+                pass
+            seen.append(smollm2.admission.in_flight)
+        return seen
+
+    assert asyncio.run(back_to_back()) == [0] * 20
+
+
 def test_a_chat_answer_stops_at_a_stop_string(smollm2: LlamaCppModel) -> None:
     request = GenerationRequest(
         "chat",
