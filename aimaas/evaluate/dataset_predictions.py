@@ -64,8 +64,7 @@ def model_inputs(predictor: Predictor, dataset: Dataset, *, param: str = "file")
                 f"({wanted[:50]}).",
                 param=param,
             )
-        position = {name: i for i, name in enumerate(present)}
-        return dataset.features[:, [position[name] for name in wanted]]
+        return dataset.columns(wanted)
     return dataset.features
 
 

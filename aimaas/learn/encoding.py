@@ -118,8 +118,7 @@ class Encoding:
                 f"unknown {unknown}.",
                 param=param,
             )
-        position = {name: i for i, name in enumerate(names)}
-        return dataset.features[:, [position[name] for name in wanted]]
+        return dataset.columns(wanted)
 
     def _targets(self, targets: np.ndarray | None, task: Task, *, param: str) -> Tensor | None:
         if targets is None or task == "embedding":

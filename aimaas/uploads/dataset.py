@@ -41,6 +41,12 @@ class Dataset:
         assert self.features is not None
         return int(self.features.shape[0])
 
+    def columns(self, wanted: list[str]) -> np.ndarray:
+        """A table's features, the columns named ``wanted`` in that order (each one present)."""
+        assert self.features is not None and self.feature_names is not None
+        position = {name: i for i, name in enumerate(self.feature_names)}
+        return self.features[:, [position[name] for name in wanted]]
+
     def subset(self, indices: np.ndarray) -> Dataset:
         """The rows at ``indices``, in that order."""
         return Dataset(
