@@ -27,63 +27,63 @@ from aimaas.security.quotas import Quotas
 from aimaas.server.services import Services
 
 
-async def get_services(request: Request) -> Services:
-    """Async, so FastAPI calls it on the event loop instead of a worker thread."""
+def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
-
-# Each one async for the same reason as get_services.
-
-
-async def get_db(services: ServicesDep) -> Database:
-    return services.db
+# Each one async, so FastAPI calls it on the event loop instead of a worker thread, and each
+# reads the request's app itself: one dependency per thing a route names, none under it (a
+# dependency costs microseconds on every request).
 
 
-async def get_store(services: ServicesDep) -> ArtifactStore:
-    return services.store
+async def get_db(request: Request) -> Database:
+    return _services(request).db
 
 
-async def get_quotas(services: ServicesDep) -> Quotas:
-    return services.quotas
+async def get_store(request: Request) -> ArtifactStore:
+    return _services(request).store
 
 
-async def get_authenticator(services: ServicesDep) -> Authenticator:
-    return services.authenticator
+async def get_quotas(request: Request) -> Quotas:
+    return _services(request).quotas
 
 
-async def get_specs(services: ServicesDep) -> SpecCache:
-    return services.specs
+async def get_authenticator(request: Request) -> Authenticator:
+    return _services(request).authenticator
 
 
-async def get_predictions(services: ServicesDep) -> PredictionService:
-    return services.predictions
+async def get_specs(request: Request) -> SpecCache:
+    return _services(request).specs
 
 
-async def get_metrics(services: ServicesDep) -> Metrics:
-    return services.metrics
+async def get_predictions(request: Request) -> PredictionService:
+    return _services(request).predictions
 
 
-async def get_llm(services: ServicesDep) -> LLMService:
-    return services.llm
+async def get_metrics(request: Request) -> Metrics:
+    return _services(request).metrics
 
 
-async def get_jobs(services: ServicesDep) -> JobService:
-    return services.jobs
+async def get_llm(request: Request) -> LLMService:
+    return _services(request).llm
 
 
-async def get_evaluations(services: ServicesDep) -> EvaluationService:
-    return services.evaluations
+async def get_jobs(request: Request) -> JobService:
+    return _services(request).jobs
 
 
-async def get_aliases(services: ServicesDep) -> AliasService:
-    return services.aliases
+async def get_evaluations(request: Request) -> EvaluationService:
+    return _services(request).evaluations
 
 
-async def is_ready(services: ServicesDep) -> bool:
+async def get_aliases(request: Request) -> AliasService:
+    return _services(request).aliases
+
+
+async def is_ready(request: Request) -> bool:
     """Started and not draining."""
+    services = _services(request)
     return services.ready and not services.lifecycle.draining
 
 
@@ -107,7 +107,7 @@ _BAD_KEY = (
 )
 
 
-async def authenticate(request: Request, authenticator: AuthenticatorDep) -> Principal:
+async def authenticate(request: Request) -> Principal:
     headers = request.headers.getlist("authorization")
     if len(headers) > 1:
         raise InvalidInput("Send exactly one Authorization header.", param="Authorization")
@@ -119,7 +119,7 @@ async def authenticate(request: Request, authenticator: AuthenticatorDep) -> Pri
         raise Unauthorized(_MISSING_KEY)
     if not looks_like_key(token):
         raise Unauthorized(_BAD_KEY)
-    principal = await authenticator.principal(token)
+    principal = await _services(request).authenticator.principal(token)
     if principal is None:
         raise Unauthorized(_BAD_KEY)
     return principal
