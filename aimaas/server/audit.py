@@ -54,20 +54,9 @@ class AuditTrail:
         )
         return result
 
-    async def alog(
-        self,
-        action: str,
-        result: ResultT,
-        *,
-        target: str | None = None,
-        tenant: str | None = None,
-        **details: Any,
-    ) -> ResultT:
-        """``log`` off the event loop."""
-        await run_in_threadpool(
-            lambda: self.log(action, result, target=target, tenant=tenant, **details)
-        )
-        return result
+    async def alog(self, action: str, result: ResultT, **fields: Any) -> ResultT:
+        """``log`` off the event loop (``fields``: its ``target``, ``tenant`` and details)."""
+        return await run_in_threadpool(lambda: self.log(action, result, **fields))
 
 
 def audit_trail(
