@@ -1,54 +1,14 @@
-"""Checkpoints of a running job under encryption at rest: sealed on disk (no weight bytes
-in the clear), bound to their job, and a sealed run still resumes bit for bit."""
+"""SealedFiles (aimaas/security/sealed_files.py): one wrapped data key per folder, each file
+sealed and bound to its owner and name; a renamed, altered or foreign file fails to open."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aimaas.crypto import IntegrityError, MasterKey
-from aimaas.learn import trainer
-from aimaas.learn.checkpoint import STATE, load_checkpoint
-from aimaas.security.sealed_files import SealedFiles
-from tests.learn import never, no_events, one_thread, same_tensors
-from tests.learn.test_checkpoint import CASES, StopAt
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    with one_thread():
-        yield
-
-
-def _train(directory: Path | None, codec: SealedFiles | None, should_stop=never):  # type: ignore[no-untyped-def]
-    dataset, params = CASES["mlp"]
-    extra = {} if codec is None else {"checkpoint_codec": codec}
-    return trainer.train(
-        "mlp", dataset, None, params, seed=7, checkpoint_dir=directory,
-        on_event=no_events, should_stop=should_stop, **extra,
-    )  # fmt: skip
-
-
-def test_sealed_checkpoints_hide_the_weights_and_resume_exactly(tmp_path: Path) -> None:
-    master = MasterKey.generate()
-    folder = tmp_path / "checkpoint"
-    codec = SealedFiles(master, folder, owner="tenant/job/job-1")
-    with pytest.raises(trainer.TrainingStopped):
-        _train(folder, codec, should_stop=StopAt(60))
-    assert (folder / STATE).exists()
-    on_disk = b"".join(p.read_bytes() for p in folder.iterdir())
-    assert b'"fingerprint"' not in on_disk  # the JSON state is sealed too
-    state = json.loads(codec.unseal((folder / STATE).read_bytes(), STATE))
-    saved = load_checkpoint(folder, state["fingerprint"], codec)
-    assert saved is not None
-    rows = [t.detach().contiguous().view(-1)[:8].numpy().tobytes() for t in saved.model.values()]
-    canaries = [row for row in rows if len(row) >= 16]
-    assert canaries and not any(row in on_disk for row in canaries)
-    resumed = _train(folder, SealedFiles(master, folder, owner="tenant/job/job-1"))
-    assert same_tensors(resumed, _train(None, None))
+from aimaas.security.sealed_files import KEY_FILE, SealedFiles
 
 
 def test_a_sealed_checkpoint_opens_only_for_its_job_and_key(tmp_path: Path) -> None:
@@ -63,3 +23,33 @@ def test_a_sealed_checkpoint_opens_only_for_its_job_and_key(tmp_path: Path) -> N
         SealedFiles(master, folder, owner="tenant/job/job-2")  # another job's folder
     with pytest.raises(IntegrityError):
         SealedFiles(MasterKey.generate(), folder, owner="tenant/job/job-1")
+
+
+def test_the_folder_and_its_wrapped_key_are_made_once_and_reopened(tmp_path: Path) -> None:
+    master = MasterKey.generate()
+    folder = tmp_path / "a" / "b"
+    first = SealedFiles(master, folder, owner="t/job/j")
+    assert sorted(p.name for p in folder.iterdir()) == [KEY_FILE]  # no temporary file left
+    wrapped = (folder / KEY_FILE).read_bytes()
+    sealed = first.seal(b"state", "state.json")
+    again = SealedFiles(master, folder, owner="t/job/j")
+    assert (folder / KEY_FILE).read_bytes() == wrapped  # the same data key, not a new one
+    assert again.unseal(sealed, "state.json") == b"state"
+
+
+def test_sealed_bytes_hide_the_data_and_fail_when_altered(tmp_path: Path) -> None:
+    codec = SealedFiles(MasterKey.generate(), tmp_path, owner="t/job/j")
+    data = b"secret weights " * 8
+    sealed = codec.seal(data, "w.bin")
+    assert b"secret weights" not in sealed
+    assert codec.seal(data, "w.bin") != sealed  # a fresh nonce each time
+    altered = bytearray(sealed)
+    altered[-1] ^= 1
+    with pytest.raises(IntegrityError):
+        codec.unseal(bytes(altered), "w.bin")
+    with pytest.raises(IntegrityError):
+        codec.unseal(sealed[:-1], "w.bin")
+    other_folder = SealedFiles(MasterKey.generate(), tmp_path / "other", owner="t/job/j")
+    with pytest.raises(IntegrityError):
+        other_folder.unseal(sealed, "w.bin")  # another folder's data key
+    assert codec.unseal(codec.seal(b"", "empty"), "empty") == b""
