@@ -26,7 +26,9 @@ def source_available(source: dict[str, Any]) -> bool:
         return JoinedFile.from_source(source).installed()
     if "package" in source:
         return package_dir(str(source["package"])) is not None
-    return Path(str(source.get("path", ""))).exists()
+    if "path" in source:
+        return Path(str(source["path"])).exists()
+    return False  # a source that names nothing is nowhere
 
 
 def resolve_source(source: dict[str, Any], *, data_dir: Path) -> Path:

@@ -53,10 +53,5 @@ def test_resolve_source_of_a_file_in_a_package(tmp_path: Path) -> None:
         resolve_source({"package": "no_such_package_for_aimaas"}, data_dir=tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a source with no path, package or parts reads as Path('') == '.', which "
-    "exists, so source_available({}) is True (aimaas/runtime/sources.py, source_available)",
-)
 def test_a_source_naming_nothing_is_not_available() -> None:
     assert not source_available({})
