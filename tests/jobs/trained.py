@@ -23,7 +23,7 @@ from aimaas.server.job_kinds import JOB_KINDS
 from tests.learn import one_thread
 
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-MLP = {"epochs": 30, "hidden_sizes": [8], "batch_size": 16}
+MLP = {"epochs": 10, "hidden_sizes": [8], "batch_size": 16}
 
 
 def iris_csv(rows: slice = slice(None), *, labels: bool = True) -> bytes:
