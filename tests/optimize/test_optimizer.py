@@ -10,14 +10,27 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load
 
+from aimaas.errors import InvalidInput
 from aimaas.learn import artifacts, specs
 from aimaas.learn.architectures import load_network
+from aimaas.optimize import methods
 from aimaas.optimize import prune as pruning
+from aimaas.optimize.optimizer import calibration_batches, optimize
 from aimaas.registry.formats import TORCH_FORMAT
-from tests.learn import one_thread
-from tests.optimize import accuracy, child, held_out, model_rows, served, training_data
+from tests.learn import no_events, one_thread
+from tests.optimize import (
+    accuracy,
+    child,
+    held_out,
+    model_rows,
+    network_input,
+    parent,
+    served,
+    training_data,
+)
 
 CNN = "cnn-digits"
 
@@ -108,10 +121,6 @@ def test_every_method_round_trips_through_the_artifacts(
 
 def test_chained_methods_keep_their_history() -> None:
     """Channel pruning, then ONNX export of the pruned version: smaller and on onnxruntime."""
-    from aimaas.optimize import methods
-    from aimaas.optimize.optimizer import optimize
-    from tests.learn import no_events
-
     pruned = child(CNN, "prune_structured", sparsity=0.5, fine_tune_epochs=2)
     exported = optimize(
         "export_onnx",
@@ -130,3 +139,43 @@ def test_chained_methods_keep_their_history() -> None:
     torch_pruned = artifacts.load_predictor(pruned.weights, pruned.description)
     test = held_out(CNN)
     assert accuracy(predictor, test) == pytest.approx(accuracy(torch_pruned, test), abs=0.003)
+
+
+def test_methods_that_need_the_training_data_refuse_without_it() -> None:
+    weights, spec_json = parent(CNN)
+    for method, raw in (("quantize_static", {}), ("prune", {"fine_tune_epochs": 1})):
+        with pytest.raises(ValueError, match=f"{method} needs the parent's training data"):
+            optimize(
+                method, methods.parse_options(method, raw), weights, spec_json, None,
+                hyperparameters={}, seed=0, on_event=no_events, check_stop=lambda: None,
+            )  # fmt: skip
+    with pytest.raises(InvalidInput) as refused:  # checked again here, not only at submit
+        optimize(
+            "prune_structured", methods.parse_options("prune_structured", {}),
+            *parent("lstm-digits"), None, hyperparameters={}, seed=0, on_event=no_events,
+            check_stop=lambda: None,
+        )  # fmt: skip
+    assert refused.value.param == "method"
+
+
+def test_the_child_drops_the_parents_training_metrics() -> None:
+    assert "metrics" in json.loads(parent(CNN)[1])
+    document = json.loads(child(CNN, "quantize_dynamic").description)
+    assert "metrics" not in document
+    assert document["optimization"]["quantization"]["scheme"] == "dynamic"
+    onnx = json.loads(child(CNN, "export_onnx").description)["optimization"]
+    assert onnx["runtime"] == "onnxruntime" and onnx["graph_optimization"] == "all"
+
+
+def test_calibration_rows_are_a_seeded_sample_in_batches() -> None:
+    spec = specs.read(parent(CNN)[1])
+    data = training_data(CNN)
+    batches = list(calibration_batches(spec, data, 150, seed=0))
+    assert [len(b) for b in batches] == [64, 64, 22]
+    again = list(calibration_batches(spec, data, 150, seed=0))
+    assert all(torch.equal(a, b) for a, b in zip(batches, again, strict=True))
+    other = torch.cat(list(calibration_batches(spec, data, 150, seed=1)))
+    assert not torch.equal(torch.cat(batches), other)
+    everything = list(calibration_batches(spec, data, 10**6, seed=0))
+    assert sum(len(b) for b in everything) == len(data.train)  # at most every row
+    assert batches[0].shape[1:] == network_input(CNN).shape[1:]  # as the network reads them
