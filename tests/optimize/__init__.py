@@ -8,8 +8,9 @@ import json
 from typing import Any
 
 import numpy as np
+import torch
 
-from aimaas.learn import artifacts
+from aimaas.learn import artifacts, specs
 from aimaas.learn.inputs import TrainingData
 from aimaas.learn.servable import Predictor
 from aimaas.optimize import methods
@@ -82,3 +83,16 @@ def predicted_labels(predictor: Predictor, dataset: Dataset) -> np.ndarray:
 def accuracy(predictor: Predictor, dataset: Dataset) -> float:
     assert dataset.targets is not None
     return float(np.mean(predicted_labels(predictor, dataset) == dataset.targets))
+
+
+def served(name: str) -> Predictor:
+    """The parent ``name`` as the registry serves it."""
+    return artifacts.load_predictor(*parent(name))
+
+
+def network_input(name: str) -> torch.Tensor:
+    """``name``'s held-out rows as its network reads them."""
+    spec = specs.read(parent(name)[1])
+    features = held_out(name).features
+    assert features is not None
+    return spec.encoding.features(features)

@@ -14,9 +14,7 @@ import torch
 from onnx import TensorProto, helper
 from safetensors.torch import load, save
 
-from aimaas.errors import InvalidInput
 from aimaas.learn import artifacts
-from aimaas.optimize import methods
 from tests.optimize import child, parent
 
 CNN = "cnn-digits"
@@ -111,7 +109,8 @@ def _graph(**changes: Any) -> bytes:
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", classes])],
         [weight],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    return bytes(model.SerializeToString())
 
 
 def _onnx_spec() -> bytes:
@@ -135,54 +134,3 @@ def test_a_clean_handmade_graph_loads_and_an_outward_one_does_not() -> None:
     with pytest.raises(ValueError):
         artifacts.load_predictor(weights, _onnx_spec())
     assert onnx.load_from_string(_graph()).graph.node[0].op_type == "Flatten"
-
-
-@pytest.mark.parametrize(
-    ("method", "options", "param"),
-    [
-        ("prune", {"sparsity": 0}, "options.sparsity"),
-        ("prune", {"sparsity": 0.995}, "options.sparsity"),
-        ("prune", {"sparsity": "0.5"}, "options.sparsity"),
-        ("prune", {"fine_tune_epochs": 101}, "options.fine_tune_epochs"),
-        ("prune_structured", {"fine_tune_epochs": -1}, "options.fine_tune_epochs"),
-        ("prune", {"amount": 0.5}, "options.amount"),
-        ("quantize_dynamic", {"bits": 4}, "options.bits"),
-        ("quantize_static", {"calibration_rows": 0}, "options.calibration_rows"),
-        ("export_onnx", {"graph_optimization": "max"}, "options.graph_optimization"),
-        ("distill", {}, "method"),
-    ],
-)
-def test_options_are_strict_and_bounded(method: str, options: dict[str, Any], param: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        methods.parse_options(method, options)
-    assert caught.value.param == param
-    assert param.removeprefix("options.") in caught.value.message
-
-
-def test_defaults_and_integers_for_floats() -> None:
-    assert methods.parse_options("prune", {}).model_dump() == {
-        "sparsity": 0.5,
-        "fine_tune_epochs": 0,
-    }
-    assert methods.parse_options("prune", {"sparsity": 0.99}).model_dump()["sparsity"] == 0.99
-
-
-def test_methods_apply_only_where_they_can() -> None:
-    cnn = json.loads(parent(CNN)[1])
-    lstm = json.loads(parent("lstm-digits")[1])
-    text = json.loads(parent("lstm-topics")[1])
-    for method in methods.METHODS:
-        methods.check_applicable(method, cnn)
-    for method, spec in (
-        ("prune_structured", lstm),
-        ("quantize_static", lstm),
-        ("export_onnx", text),
-        ("quantize_dynamic", {**cnn, "algorithm": "word2vec"}),
-        ("prune", json.loads(child(CNN, "quantize_dynamic").description)),
-        ("export_onnx", json.loads(child(CNN, "export_onnx").description)),
-    ):
-        with pytest.raises(InvalidInput) as caught:
-            methods.check_applicable(method, spec)
-        assert caught.value.param in ("method", "model")
-    # A pruned version is still a float model: it can be quantized or exported.
-    methods.check_applicable("export_onnx", json.loads(child(CNN, "prune").description))
