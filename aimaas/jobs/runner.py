@@ -118,7 +118,7 @@ class JobRunner:
                         session,
                         job,
                         status="failed",
-                        error=f"The training worker exited unexpectedly (code {code}).",
+                        error=f"The {job.kind} worker exited unexpectedly (code {code}).",
                     )
         return ended
 

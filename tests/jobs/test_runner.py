@@ -104,7 +104,7 @@ def test_a_worker_that_dies_without_an_end_fails_its_job(
 
     within_limit(scenario)
     assert status(db, job.id) == (
-        "failed", "The training worker exited unexpectedly (code 3).", 1
+        "failed", "The count worker exited unexpectedly (code 3).", 1
     )  # fmt: skip
     # The settings went over the pipe, the master key with them.
     sent = Settings.model_validate_json((tmp_path / f"{job.id}.stdin").read_text())
@@ -158,7 +158,7 @@ def test_jobs_left_running_are_resumed_at_start(
 
     within_limit(scenario)
     # Claimed again (a second attempt); its stand-in exited 0 without recording an end.
-    assert status(db, job.id) == ("failed", "The training worker exited unexpectedly (code 0).", 2)
+    assert status(db, job.id) == ("failed", "The count worker exited unexpectedly (code 0).", 2)
 
 
 def test_stop_ends_the_workers_and_puts_their_jobs_back_in_the_queue(
