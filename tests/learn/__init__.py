@@ -4,17 +4,17 @@ shapes, and small generated text tasks whose answers are known."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from sklearn.datasets import load_digits  # type: ignore[import-untyped]
+from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
-from aimaas.learn import trainer
-from aimaas.learn.servable import TrainedModel
+from aimaas.learn import artifacts, trainer
+from aimaas.learn.servable import Predictor, TrainedModel
 from aimaas.uploads.dataset import Dataset
 
 TOPICS = {
@@ -156,3 +156,76 @@ def trained(name: str) -> tuple[TrainedModel, Dataset]:
             should_stop=never,
         )
     return model, test
+
+
+def served(name: str) -> tuple[Predictor, Dataset]:
+    """The model ``name`` of RECIPES saved and loaded back, and its held-out data."""
+    model, test = trained(name)
+    return artifacts.load_predictor(*artifacts.save(model)), test
+
+
+def accuracy(predictor: Predictor, test: Dataset) -> float:
+    """The served model's accuracy on ``test``, through prepare_v2 and run."""
+    if test.kind == "text":
+        assert test.texts is not None
+        items = predictor.prepare_v2({"text": np.asarray(test.texts, dtype=object)})
+    else:
+        assert test.features is not None
+        items = predictor.prepare_v2({"input": test.features.astype(np.float32)})
+    labels = [output["label"].item() for output in predictor.run(items)]
+    assert test.targets is not None
+    return float(np.mean(np.asarray(labels, dtype=object) == test.targets))
+
+
+def tables(loader: Callable[..., Any], stratify: bool) -> tuple[Dataset, Dataset, Any]:
+    """A scikit-learn table loader's data as training and held-out tables (75/25), and the
+    raw (x_train, x_test, y_train, y_test) split."""
+    data = loader()
+    x_train, x_test, y_train, y_test = train_test_split(
+        data.data,
+        data.target,
+        test_size=0.25,
+        random_state=0,
+        stratify=data.target if stratify else None,
+    )
+    names = [str(name) for name in data.feature_names]
+    return (
+        Dataset("table", features=x_train, targets=y_train, feature_names=names),
+        Dataset("table", features=x_test, targets=y_test, feature_names=names),
+        (x_train, x_test, y_train, y_test),
+    )
+
+
+def serve_table(dataset: Dataset, hyperparameters: dict[str, Any], algorithm: str) -> Predictor:
+    """``algorithm`` trained on ``dataset`` (seed 0), saved and loaded back."""
+    model = trainer.train(
+        algorithm,
+        dataset,
+        None,
+        hyperparameters,
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+    return artifacts.load_predictor(*artifacts.save(model))
+
+
+def predict(predictor: Predictor, features: np.ndarray, key: str) -> np.ndarray:
+    """One output ``key`` of the served model for each row of ``features``."""
+    outputs = predictor.run(predictor.prepare_v2({"input": features.astype(np.float32)}))
+    return np.asarray([output[key] for output in outputs])
+
+
+def logistic(train: Dataset, validation: Dataset | None) -> TrainedModel:
+    """Logistic regression with its defaults (L-BFGS), seed 0."""
+    return trainer.train(
+        "logistic_regression",
+        train,
+        validation,
+        {},
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
