@@ -6,11 +6,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits  # type: ignore[import-untyped]
+from sklearn.datasets import load_breast_cancer, load_digits  # type: ignore[import-untyped]
 from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
 from aimaas.learn import artifacts, trainer
@@ -228,4 +229,54 @@ def logistic(train: Dataset, validation: Dataset | None) -> TrainedModel:
         checkpoint_dir=None,
         on_event=no_events,
         should_stop=never,
+    )
+
+
+def cancer() -> Dataset:
+    data = load_breast_cancer()
+    names = [str(name) for name in data.feature_names]
+    return Dataset("table", features=data.data, targets=data.target, feature_names=names)
+
+
+# Two small runs the checkpoint, loop and trainer tests share: a table and a text task.
+CASES: dict[str, tuple[Dataset, dict[str, Any]]] = {
+    "mlp": (cancer(), {"epochs": 4, "hidden_sizes": [32, 16], "dropout": 0.3, "batch_size": 16}),
+    "rnn": (
+        topic_texts(160, seed=0),
+        {"epochs": 3, "hidden_size": 16, "embedding_dim": 8, "dropout": 0.2, "num_layers": 2},
+    ),
+}
+
+
+class StopAt:
+    """should_stop that turns True at the ``step``-th check."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.checks = step, 0
+
+    def __call__(self) -> bool:
+        self.checks += 1
+        return self.checks >= self.step
+
+
+def train_case(
+    algorithm: str,
+    directory: Path | None,
+    *,
+    should_stop: Any = never,
+    events: list[dict[str, Any]] | None = None,
+    **overrides: Any,
+) -> TrainedModel:
+    """The CASES run of ``algorithm`` (seed 7) with ``overrides``, checkpointing in
+    ``directory``; events go to ``events``."""
+    dataset, params = CASES[algorithm]
+    return trainer.train(
+        algorithm,
+        dataset,
+        None,
+        params | overrides,
+        seed=7,
+        checkpoint_dir=directory,
+        on_event=no_events if events is None else events.append,
+        should_stop=should_stop,
     )
