@@ -4,6 +4,7 @@ shapes, and small generated text tasks whose answers are known."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.datasets import load_breast_cancer, load_digits  # type: ignore[import-untyped]
+from safetensors.torch import load, save
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris  # type: ignore[import-untyped]
 from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
 from aimaas.learn import artifacts, trainer
@@ -280,3 +282,32 @@ def train_case(
         on_event=no_events if events is None else events.append,
         should_stop=should_stop,
     )
+
+
+def iris(algorithm: str = "mlp", **params: Any) -> tuple[TrainedModel, Dataset]:
+    """``algorithm`` trained on the iris table (string labels), 30 epochs unless ``params``
+    say otherwise; the model and the table."""
+    data = load_iris()
+    names = ["sepal length", "sepal width", "petal length", "petal width"]
+    labels = np.asarray(data.target_names)[data.target]  # strings: setosa, versicolor, ...
+    dataset = Dataset("table", features=data.data, targets=labels, feature_names=names)
+    model = trainer.train(
+        algorithm,
+        dataset,
+        None,
+        {"epochs": 30} | params,
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+    return model, dataset
+
+
+def tampered(model: TrainedModel, change: Any) -> tuple[bytes, bytes]:
+    """The saved model's two files after ``change(spec, tensors)``."""
+    weights, spec_json = artifacts.save(model)
+    spec = json.loads(spec_json)
+    tensors = load(weights)
+    change(spec, tensors)
+    return save(tensors), json.dumps(spec).encode()
