@@ -148,7 +148,12 @@ class Encoding:
         kind, layout, shape = data.get("kind"), data.get("layout"), data.get("item_shape")
         spec_check(kind in KINDS and layout in LAYOUTS, "preprocessing kind or layout")
         spec_check(isinstance(shape, list) and len(shape) <= 4, "preprocessing.item_shape")
-        spec_check(all(isinstance(d, int) and 1 <= d <= 1 << 24 for d in shape), "item_shape")
+        spec_check(
+            all(
+                isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 1 << 24 for d in shape
+            ),
+            "item_shape",
+        )
         names = data.get("feature_names")
         size = math.prod(shape)
         spec_check(

@@ -4,17 +4,20 @@ shapes, and small generated text tasks whose answers are known."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from safetensors.torch import load, save
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris  # type: ignore[import-untyped]
+from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
-from aimaas.learn import trainer
-from aimaas.learn.servable import TrainedModel
+from aimaas.learn import artifacts, trainer
+from aimaas.learn.servable import Predictor, TrainedModel
 from aimaas.uploads.dataset import Dataset
 
 TOPICS = {
@@ -156,3 +159,155 @@ def trained(name: str) -> tuple[TrainedModel, Dataset]:
             should_stop=never,
         )
     return model, test
+
+
+def served(name: str) -> tuple[Predictor, Dataset]:
+    """The model ``name`` of RECIPES saved and loaded back, and its held-out data."""
+    model, test = trained(name)
+    return artifacts.load_predictor(*artifacts.save(model)), test
+
+
+def accuracy(predictor: Predictor, test: Dataset) -> float:
+    """The served model's accuracy on ``test``, through prepare_v2 and run."""
+    if test.kind == "text":
+        assert test.texts is not None
+        items = predictor.prepare_v2({"text": np.asarray(test.texts, dtype=object)})
+    else:
+        assert test.features is not None
+        items = predictor.prepare_v2({"input": test.features.astype(np.float32)})
+    labels = [output["label"].item() for output in predictor.run(items)]
+    assert test.targets is not None
+    return float(np.mean(np.asarray(labels, dtype=object) == test.targets))
+
+
+def tables(loader: Callable[..., Any], stratify: bool) -> tuple[Dataset, Dataset, Any]:
+    """A scikit-learn table loader's data as training and held-out tables (75/25), and the
+    raw (x_train, x_test, y_train, y_test) split."""
+    data = loader()
+    x_train, x_test, y_train, y_test = train_test_split(
+        data.data,
+        data.target,
+        test_size=0.25,
+        random_state=0,
+        stratify=data.target if stratify else None,
+    )
+    names = [str(name) for name in data.feature_names]
+    return (
+        Dataset("table", features=x_train, targets=y_train, feature_names=names),
+        Dataset("table", features=x_test, targets=y_test, feature_names=names),
+        (x_train, x_test, y_train, y_test),
+    )
+
+
+def serve_table(dataset: Dataset, hyperparameters: dict[str, Any], algorithm: str) -> Predictor:
+    """``algorithm`` trained on ``dataset`` (seed 0), saved and loaded back."""
+    model = trainer.train(
+        algorithm,
+        dataset,
+        None,
+        hyperparameters,
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+    return artifacts.load_predictor(*artifacts.save(model))
+
+
+def predict(predictor: Predictor, features: np.ndarray, key: str) -> np.ndarray:
+    """One output ``key`` of the served model for each row of ``features``."""
+    outputs = predictor.run(predictor.prepare_v2({"input": features.astype(np.float32)}))
+    return np.asarray([output[key] for output in outputs])
+
+
+def logistic(train: Dataset, validation: Dataset | None) -> TrainedModel:
+    """Logistic regression with its defaults (L-BFGS), seed 0."""
+    return trainer.train(
+        "logistic_regression",
+        train,
+        validation,
+        {},
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+
+
+def cancer() -> Dataset:
+    data = load_breast_cancer()
+    names = [str(name) for name in data.feature_names]
+    return Dataset("table", features=data.data, targets=data.target, feature_names=names)
+
+
+# Two small runs the checkpoint, loop and trainer tests share: a table and a text task.
+CASES: dict[str, tuple[Dataset, dict[str, Any]]] = {
+    "mlp": (cancer(), {"epochs": 4, "hidden_sizes": [32, 16], "dropout": 0.3, "batch_size": 16}),
+    "rnn": (
+        topic_texts(160, seed=0),
+        {"epochs": 3, "hidden_size": 16, "embedding_dim": 8, "dropout": 0.2, "num_layers": 2},
+    ),
+}
+
+
+class StopAt:
+    """should_stop that turns True at the ``step``-th check."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.checks = step, 0
+
+    def __call__(self) -> bool:
+        self.checks += 1
+        return self.checks >= self.step
+
+
+def train_case(
+    algorithm: str,
+    directory: Path | None,
+    *,
+    should_stop: Any = never,
+    events: list[dict[str, Any]] | None = None,
+    **overrides: Any,
+) -> TrainedModel:
+    """The CASES run of ``algorithm`` (seed 7) with ``overrides``, checkpointing in
+    ``directory``; events go to ``events``."""
+    dataset, params = CASES[algorithm]
+    return trainer.train(
+        algorithm,
+        dataset,
+        None,
+        params | overrides,
+        seed=7,
+        checkpoint_dir=directory,
+        on_event=no_events if events is None else events.append,
+        should_stop=should_stop,
+    )
+
+
+def iris(algorithm: str = "mlp", **params: Any) -> tuple[TrainedModel, Dataset]:
+    """``algorithm`` trained on the iris table (string labels), 30 epochs unless ``params``
+    say otherwise; the model and the table."""
+    data = load_iris()
+    names = ["sepal length", "sepal width", "petal length", "petal width"]
+    labels = np.asarray(data.target_names)[data.target]  # strings: setosa, versicolor, ...
+    dataset = Dataset("table", features=data.data, targets=labels, feature_names=names)
+    model = trainer.train(
+        algorithm,
+        dataset,
+        None,
+        {"epochs": 30} | params,
+        seed=0,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+    return model, dataset
+
+
+def tampered(model: TrainedModel, change: Any) -> tuple[bytes, bytes]:
+    """The saved model's two files after ``change(spec, tensors)``."""
+    weights, spec_json = artifacts.save(model)
+    spec = json.loads(spec_json)
+    tensors = load(weights)
+    change(spec, tensors)
+    return save(tensors), json.dumps(spec).encode()

@@ -7,7 +7,7 @@ import pytest
 
 from aimaas.errors import InvalidInput
 from aimaas.learn import algorithms, hyperparameters
-from aimaas.uploads.dataset import Dataset, split
+from aimaas.uploads.dataset import Dataset
 
 
 def table(targets: list[object] | None, rows: int = 4) -> Dataset:
@@ -87,17 +87,3 @@ def test_auto_task_is_regression_only_for_non_integer_numbers() -> None:
     assert algorithms.resolve_task("mlp", params, counts) == "regression"
     forced = hyperparameters.parse("mlp", {"task": "regression"})
     assert algorithms.resolve_task("mlp", forced, np.array([1, 2])) == "regression"
-
-
-def test_split_holds_out_a_fraction_the_same_way_for_a_seed() -> None:
-    dataset = table(list(range(10)), rows=10)
-    train, validation = split(dataset, 0.2, seed=3)
-    again, _ = split(dataset, 0.2, seed=3)
-    assert (len(train), len(validation)) == (8, 2)
-    assert (
-        train.targets is not None and validation.targets is not None and again.targets is not None
-    )
-    assert sorted([*train.targets, *validation.targets]) == list(range(10))
-    assert list(train.targets) == list(again.targets)
-    with pytest.raises(ValueError):
-        split(table([0, 1], rows=2), 0.9, seed=0)

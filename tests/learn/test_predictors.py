@@ -1,5 +1,5 @@
 """Serving: artifacts round-trip to the in-memory model's outputs, requests are checked row
-by row, padding never leaks between rows, and a tampered artifact is refused."""
+by row, and padding never leaks between rows."""
 
 from __future__ import annotations
 
@@ -13,38 +13,19 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load, save
 from sklearn.datasets import load_iris
 
 from aimaas.errors import InvalidInput
 from aimaas.learn import architectures, artifacts, specs, trainer
 from aimaas.learn.servable import Predictor, TrainedModel
 from aimaas.uploads.dataset import Dataset
-from tests.learn import cluster_corpus, never, no_events, one_thread, trained
+from tests.learn import cluster_corpus, iris, never, no_events, one_thread, trained
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread() -> Iterator[None]:
     with one_thread():
         yield
-
-
-def iris(algorithm: str = "mlp", **params: Any) -> tuple[TrainedModel, Dataset]:
-    data = load_iris()
-    names = ["sepal length", "sepal width", "petal length", "petal width"]
-    labels = np.asarray(data.target_names)[data.target]  # strings: setosa, versicolor, ...
-    dataset = Dataset("table", features=data.data, targets=labels, feature_names=names)
-    model = trainer.train(
-        algorithm,
-        dataset,
-        None,
-        {"epochs": 30} | params,
-        seed=0,
-        checkpoint_dir=None,
-        on_event=no_events,
-        should_stop=never,
-    )
-    return model, dataset
 
 
 @pytest.fixture(scope="module")
@@ -253,45 +234,6 @@ def test_v2_inputs_are_checked_by_name_and_shape() -> None:
     assert len(text.prepare_v2({"text": np.asarray(["fine", b"bytes too"], dtype=object)})) == 2
 
 
-def tampered(model: TrainedModel, change: Any) -> tuple[bytes, bytes]:
-    weights, spec_json = artifacts.save(model)
-    spec = json.loads(spec_json)
-    tensors = load(weights)
-    change(spec, tensors)
-    return save(tensors), json.dumps(spec).encode()
-
-
-@pytest.mark.parametrize(
-    ("change", "says"),
-    [
-        (lambda s, t: s.update(algorithm="os.system"), "unknown algorithm"),
-        (lambda s, t: s.update(format="pickle"), "format"),
-        (lambda s, t: s["config"].update(hidden_sizes=[64, 64]), "weights do not match"),
-        (lambda s, t: s["config"].update(extra=1), "exactly the fields"),
-        (lambda s, t: s["config"].update(n_features="4"), "config.n_features"),
-        (lambda s, t: s.update(labels=["a", "b"]), "labels"),
-        (lambda s, t: s["preprocessing"].update(item_shape=[5]), "feature_names"),
-        (lambda s, t: t.pop("head.bias"), "missing ['head.bias']"),
-        (lambda s, t: t.update({"head.bias": torch.zeros(4)}), "head.bias"),
-        (lambda s, t: t.update({"head.bias": torch.zeros(3, dtype=torch.float64)}), "float64"),
-    ],
-)
-def test_a_tampered_artifact_is_refused(
-    iris_model: tuple[TrainedModel, Dataset], change: Any, says: str
-) -> None:
-    with pytest.raises(ValueError, match=None) as caught:
-        artifacts.load_predictor(*tampered(iris_model[0], change))
-    assert says in str(caught.value)
-
-
-def test_garbage_bytes_are_refused(iris_model: tuple[TrainedModel, Dataset]) -> None:
-    weights, spec_json = artifacts.save(iris_model[0])
-    with pytest.raises(ValueError, match="safetensors"):
-        artifacts.load_predictor(b"\x80\x04pickle", spec_json)
-    with pytest.raises(ValueError, match="not JSON"):
-        artifacts.load_predictor(weights, b"{")
-
-
 def small(kind: str, shape: tuple[int, ...], rows: int = 120) -> Dataset:
     rng = np.random.default_rng(0)
     targets = np.arange(rows) % 3
@@ -350,13 +292,3 @@ def test_every_algorithm_reads_each_shape_it_takes(
         assert spec.encoding.target is not None
         got = np.asarray([o["prediction"] for o in outputs])
         np.testing.assert_allclose(got, spec.encoding.target.restore(expected[:, 0]), rtol=1e-5)
-
-
-def test_a_vocabulary_that_does_not_fit_the_embedding_is_refused() -> None:
-    model, _ = trained("gru-topics")
-
-    def grow(spec: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-        spec["preprocessing"]["tokenizer"]["vocabulary"].append("newword")
-
-    with pytest.raises(ValueError, match="vocab_size"):
-        artifacts.load_predictor(*tampered(model, grow))

@@ -1,185 +1,29 @@
-"""Linear and logistic regression land where scikit-learn does on its bundled datasets;
-the MLP learns tables, as a classifier or a regressor."""
+"""trainer.py: ``train`` turns data and hyperparameters into a TrainedModel: one seed
+decides the weights, the caller's RNG is untouched, the closed-form solvers report one
+epoch, stops and bad data raise, and the spec records the training facts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.metrics import r2_score
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+import torch
 
 from aimaas.errors import InvalidInput
-from aimaas.learn import artifacts, trainer
-from aimaas.learn.servable import Predictor, TrainedModel
+from aimaas.jobs.context import Cancelled
+from aimaas.learn import hyperparameters as hp
+from aimaas.learn import trainer
+from aimaas.learn.servable import TrainedModel
 from aimaas.uploads.dataset import Dataset
-from tests.learn import never, no_events, one_thread
+from tests.learn import CASES, logistic, never, no_events, one_thread, same_tensors, train_case
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread() -> Iterator[None]:
     with one_thread():
         yield
-
-
-def tables(loader: Callable[..., Any], stratify: bool) -> tuple[Dataset, Dataset, Any]:
-    data = loader()
-    x_train, x_test, y_train, y_test = train_test_split(
-        data.data,
-        data.target,
-        test_size=0.25,
-        random_state=0,
-        stratify=data.target if stratify else None,
-    )
-    names = [str(name) for name in data.feature_names]
-    return (
-        Dataset("table", features=x_train, targets=y_train, feature_names=names),
-        Dataset("table", features=x_test, targets=y_test, feature_names=names),
-        (x_train, x_test, y_train, y_test),
-    )
-
-
-def served(dataset: Dataset, hyperparameters: dict[str, Any], algorithm: str) -> Predictor:
-    trained = trainer.train(
-        algorithm,
-        dataset,
-        None,
-        hyperparameters,
-        seed=0,
-        checkpoint_dir=None,
-        on_event=no_events,
-        should_stop=never,
-    )
-    return artifacts.load_predictor(*artifacts.save(trained))
-
-
-def predict(predictor: Predictor, features: np.ndarray, key: str) -> np.ndarray:
-    outputs = predictor.run(predictor.prepare_v2({"input": features.astype(np.float32)}))
-    return np.asarray([output[key] for output in outputs])
-
-
-def logistic(train: Dataset, validation: Dataset | None) -> TrainedModel:
-    return trainer.train(
-        "logistic_regression",
-        train,
-        validation,
-        {},
-        seed=0,
-        checkpoint_dir=None,
-        on_event=no_events,
-        should_stop=never,
-    )
-
-
-@pytest.mark.parametrize("loader", [load_breast_cancer, load_iris])
-@pytest.mark.parametrize("solver", ["lbfgs", "gradient_descent"])
-def test_logistic_regression_matches_scikit_learn(loader: Callable[..., Any], solver: str) -> None:
-    train, _, (x_train, x_test, y_train, y_test) = tables(loader, stratify=True)
-    reference = make_pipeline(StandardScaler(), LogisticRegression()).fit(x_train, y_train)
-    expected = reference.score(x_test, y_test)
-    params = {"solver": solver, "epochs": 150, "batch_size": 64, "learning_rate": 0.05}
-    predictor = served(train, params, "logistic_regression")
-    accuracy = float(np.mean(predict(predictor, x_test, "label") == y_test))
-    tolerance = 0.01 if solver == "lbfgs" else 0.03
-    assert accuracy >= expected - tolerance, (accuracy, expected)
-    assert predictor.labels == sorted(set(y_train.tolist()))
-
-
-def test_lbfgs_finds_scikit_learns_coefficients() -> None:
-    train, _, (x_train, _, y_train, _) = tables(load_breast_cancer, stratify=True)
-    reference = make_pipeline(StandardScaler(), LogisticRegression(tol=1e-8, max_iter=10_000))
-    reference.fit(x_train, y_train)
-    trained = trainer.train(
-        "logistic_regression",
-        train,
-        None,
-        {},
-        seed=0,
-        checkpoint_dir=None,
-        on_event=no_events,
-        should_stop=never,
-    )
-    ours = trained.weights["linear.weight"][0].numpy()
-    theirs = reference[-1].coef_[0]
-    assert np.allclose(ours, theirs, atol=2e-3), np.abs(ours - theirs).max()
-
-
-@pytest.mark.parametrize("solver", ["normal_equation", "gradient_descent"])
-def test_linear_regression_matches_scikit_learn(solver: str) -> None:
-    train, _, (x_train, x_test, y_train, y_test) = tables(load_diabetes, stratify=False)
-    expected = LinearRegression().fit(x_train, y_train).score(x_test, y_test)
-    predictor = served(train, {"solver": solver, "epochs": 200}, "linear_regression")
-    r2 = r2_score(y_test, predict(predictor, x_test, "prediction"))
-    assert abs(r2 - expected) < 0.01, (r2, expected)
-
-
-def test_mlp_classifies_and_regresses_tables() -> None:
-    train, test, _ = tables(load_breast_cancer, stratify=True)
-    trained = trainer.train(
-        "mlp",
-        train,
-        test,
-        {"epochs": 40, "hidden_sizes": [32]},
-        seed=0,
-        checkpoint_dir=None,
-        on_event=no_events,
-        should_stop=never,
-    )
-    assert trained.spec["task"] == "classification" and trained.metrics["val_accuracy"] >= 0.94
-    train, test, _ = tables(load_diabetes, stratify=False)
-    trained = trainer.train(
-        "mlp",
-        train,
-        test,
-        {"epochs": 60, "hidden_sizes": [16], "weight_decay": 0.01},
-        seed=0,
-        checkpoint_dir=None,
-        on_event=no_events,
-        should_stop=never,
-    )
-    assert trained.spec["task"] == "regression" and trained.metrics["val_r2"] >= 0.3
-
-
-def test_validation_columns_are_matched_by_name() -> None:
-    train, test, _ = tables(load_breast_cancer, stratify=True)
-    assert test.features is not None and test.feature_names is not None
-    reversed_test = Dataset(
-        "table",
-        features=test.features[:, ::-1],
-        targets=test.targets,
-        feature_names=test.feature_names[::-1],
-    )
-    metrics = [
-        logistic(train, held_out).metrics["val_accuracy"] for held_out in (test, reversed_test)
-    ]
-    assert metrics[0] == metrics[1] >= 0.95
-    renamed = Dataset(
-        "table",
-        features=test.features,
-        targets=test.targets,
-        feature_names=["x", *test.feature_names[1:]],
-    )
-    with pytest.raises(InvalidInput) as caught:
-        trainer.train(
-            "logistic_regression",
-            train,
-            renamed,
-            {},
-            seed=0,
-            checkpoint_dir=None,
-            on_event=no_events,
-            should_stop=never,
-        )
-    assert (
-        caught.value.param == "validation_file"
-        and "missing ['mean radius']" in caught.value.message
-    )
 
 
 def test_a_small_hold_out_with_one_class_or_one_row_still_validates() -> None:
@@ -197,3 +41,142 @@ def test_a_small_hold_out_with_one_class_or_one_row_still_validates() -> None:
     )
     with pytest.raises(InvalidInput, match="at least 2 different target values"):
         logistic(one_class, None)
+
+
+def test_the_same_seed_gives_the_same_weights_and_another_seed_does_not() -> None:
+    first, second = train_case("mlp", None), train_case("mlp", None)
+    assert same_tensors(first, second)
+    dataset, params = CASES["mlp"]
+    other = trainer.train(
+        "mlp",
+        dataset,
+        None,
+        params,
+        seed=8,
+        checkpoint_dir=None,
+        on_event=no_events,
+        should_stop=never,
+    )
+    assert not same_tensors(first, other)
+
+
+def test_training_leaves_the_callers_random_state_alone() -> None:
+    before = torch.get_rng_state()
+    train_case("mlp", None, epochs=1)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def line(rows: int, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(rows, 2))
+    targets = 3.0 * features[:, 0] - features[:, 1] + 5.0
+    return Dataset("table", features=features, targets=targets, feature_names=["x", "y"])
+
+
+def fit(
+    algorithm: str,
+    train: Dataset,
+    validation: Dataset | None = None,
+    params: Any = None,
+    *,
+    events: list[dict[str, Any]] | None = None,
+    should_stop: Any = never,
+) -> TrainedModel:
+    return trainer.train(
+        algorithm,
+        train,
+        validation,
+        {} if params is None else params,
+        seed=3,
+        checkpoint_dir=None,
+        on_event=no_events if events is None else events.append,
+        should_stop=should_stop,
+    )
+
+
+def test_the_normal_equation_reports_one_epoch_and_fits_exactly() -> None:
+    events: list[dict[str, Any]] = []
+    trained = fit("linear_regression", line(40), line(10, seed=1), events=events)
+    assert [e["type"] for e in events] == ["epoch"]
+    assert (events[0]["epoch"], events[0]["epochs"]) == (1, 1)
+    assert trained.metrics["epochs"] == 1.0
+    assert trained.metrics["train_loss"] == pytest.approx(0.0, abs=1e-8)
+    assert trained.metrics["val_r2"] == pytest.approx(1.0, abs=1e-6)
+    assert trained.metrics["elapsed_s"] >= 0.0
+    assert trained.spec["training"]["epochs"] == 1 and trained.spec["training"]["best_epoch"] == 1
+
+
+def test_lbfgs_reports_rounds_until_it_converges() -> None:
+    events: list[dict[str, Any]] = []
+    dataset, _ = CASES["mlp"]  # breast cancer, 30 features
+    trained = fit("logistic_regression", dataset, params={"max_iter": 60}, events=events)
+    assert [e["epoch"] for e in events] == list(range(1, len(events) + 1))
+    assert 1 <= len(events) <= 3 and all(e["epochs"] == 3 for e in events)
+    assert trained.metrics["train_loss"] == pytest.approx(events[-1]["loss"], rel=1e-12)
+
+
+def test_the_spec_records_the_training_facts() -> None:
+    train, validation = line(30), line(7, seed=1)
+    params = hp.parse("mlp", {"epochs": 2, "hidden_sizes": [4], "task": "regression"})
+    trained = fit("mlp", train, validation, params)
+    training = trained.spec["training"]
+    assert training == {
+        "seed": 3,
+        "rows": 30,
+        "validation_rows": 7,
+        "epochs": 2,
+        "best_epoch": 2,
+        "hyperparameters": params.model_dump(mode="json"),
+    }
+    assert trained.spec["algorithm"] == "mlp" and trained.spec["task"] == "regression"
+    assert set(trained.metrics) == {
+        "train_loss",
+        "epochs",
+        "val_loss",
+        "val_r2",
+        "val_mse",
+        "elapsed_s",
+    }
+    assert all(t.is_contiguous() for t in trained.weights.values())
+
+
+def test_bad_hyperparameters_name_the_field() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        fit("mlp", line(10), params={"epochs": 0})
+    assert caught.value.param is not None and caught.value.param.endswith("epochs")
+
+
+def test_a_validation_label_never_seen_in_training_names_the_validation_file() -> None:
+    features = np.arange(20, dtype=np.float64).reshape(10, 2)
+    train = Dataset("table", features=features, targets=np.array([0, 1] * 5))
+    validation = Dataset("table", features=features[:2], targets=np.array([0, 7]))
+    with pytest.raises(InvalidInput) as caught:
+        fit("logistic_regression", train, validation)
+    assert caught.value.param == "validation_file"
+    assert "Row 1 has label 7" in caught.value.message
+
+
+def test_word2vec_without_a_single_pair_of_known_words_is_refused() -> None:
+    corpus = Dataset("text", texts=["alpha", "beta", "gamma delta"])
+    with pytest.raises(InvalidInput) as caught:
+        fit("word2vec", corpus, params={"min_count": 2})
+    assert caught.value.param == "training_file"
+    assert caught.value.message.startswith("No text has two known words within the window")
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "params"),
+    [
+        ("linear_regression", {}),
+        ("logistic_regression", {}),
+        ("mlp", {"epochs": 1}),
+    ],
+)
+def test_a_stop_request_raises_training_stopped(algorithm: str, params: dict[str, Any]) -> None:
+    dataset = line(20)
+    if algorithm == "logistic_regression":
+        assert dataset.targets is not None
+        dataset = Dataset("table", features=dataset.features, targets=dataset.targets > 5)
+    with pytest.raises(trainer.TrainingStopped, match=f"{algorithm} training was stopped"):
+        fit(algorithm, dataset, params=params, should_stop=lambda: True)
+    assert issubclass(trainer.TrainingStopped, Cancelled)

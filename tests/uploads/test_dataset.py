@@ -1,5 +1,5 @@
 """dataset.py: a Dataset's length and subsets for each shape, and ``split`` into training
-and held-out rows (reproducibility per seed is in tests/learn/test_algorithms.py)."""
+and held-out rows, the same ones for the same seed."""
 
 from __future__ import annotations
 
@@ -63,3 +63,24 @@ def test_split_refuses_too_few_rows_to_keep_some() -> None:
         split(table(1), 0.5, seed=0)
     with pytest.raises(ValueError, match="3 rows are too few to hold out 90%"):
         split(table(3), 0.9, seed=0)
+
+
+def numbered(rows: int) -> Dataset:
+    """A table whose targets are its row numbers 0..rows-1."""
+    features = np.arange(rows * 2, dtype=np.float64).reshape(rows, 2)
+    targets = np.asarray(list(range(rows)), dtype=object)
+    return Dataset("table", features=features, targets=targets, feature_names=["a", "b"])
+
+
+def test_split_holds_out_a_fraction_the_same_way_for_a_seed() -> None:
+    dataset = numbered(10)
+    train, validation = split(dataset, 0.2, seed=3)
+    again, _ = split(dataset, 0.2, seed=3)
+    assert (len(train), len(validation)) == (8, 2)
+    assert (
+        train.targets is not None and validation.targets is not None and again.targets is not None
+    )
+    assert sorted([*train.targets, *validation.targets]) == list(range(10))
+    assert list(train.targets) == list(again.targets)
+    with pytest.raises(ValueError):
+        split(numbered(2), 0.9, seed=0)
